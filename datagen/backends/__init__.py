@@ -1,0 +1,1 @@
+"""Model backends behind small interfaces, chosen by name in the recipe."""

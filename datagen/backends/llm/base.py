@@ -1,0 +1,65 @@
+"""The interface every text-generation backend implements.
+
+A request carries both the chat `messages` a real LLM needs and the
+structured `context` the offline scripted backend works from, so one text
+stage drives either without knowing which it has.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    id: str  # unique within a call; responses come back with the same id
+    kind: str  # qa_answer | dialogue | related_question | followup_answer | distractor
+    messages: tuple[dict[str, str], ...]
+    context: dict[str, Any] = field(default_factory=dict)
+    json_schema: dict[str, Any] | None = None  # ask for structured output when set
+    seed: int = 0
+    max_tokens: int = 400
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    id: str
+    text: str
+    ok: bool = True
+    error: str = ""  # why it failed, when ok is False; `text` then keeps the raw output
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class BackendOptions(BaseModel):
+    """Base for a backend's recipe options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMBackend(ABC):
+    """Generates text for a batch of requests.
+
+    Implementations load models lazily on first `generate` so the backend
+    object stays cheap to build and to pickle into a worker.
+    """
+
+    name: ClassVar[str]
+    extra: ClassVar[str] = ""  # the pyproject optional extra it needs, if any
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    num_gpus: ClassVar[float] = 0.0
+
+    def __init__(self, options: BackendOptions | None = None):
+        self.options = options if options is not None else self.Options()
+
+    @abstractmethod
+    def generate(self, requests: list[LLMRequest]) -> list[LLMResponse]:
+        """Return one response per request, in the same order.
+
+        A request that fails yields a response with ok=False and a reason;
+        it must not raise for one bad request.
+        """

@@ -1,0 +1,194 @@
+"""Any OpenAI-compatible chat server (vllm serve, transformers serve, a hosted API).
+
+The backend is transport only: it sends each request's messages, returns the
+raw text and token usage, and leaves parsing to `prompts.parse_response` so
+every backend shares one parse-and-reject path. It is built for long batch
+runs against a server that may hiccup, so:
+
+- transient failures (connection errors, timeouts, 429, 5xx) are retried a
+  bounded number of times with exponential backoff and jitter, so a fleet of
+  workers does not hammer a recovering server in lockstep; any other 4xx is
+  a mistake in the request and fails at once;
+- one failed request becomes an `ok=False` response, never an exception that
+  would throw away the rest of the batch;
+- servers that do not support `response_format` json_schema get one retry
+  without it, and the backend remembers that for the rest of the session;
+- the API key is read from the environment at call time, never stored in the
+  options (which end up in logs and stats) and scrubbed from any error text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from pydantic import Field
+
+from datagen.backends.llm.base import BackendOptions, LLMBackend, LLMRequest, LLMResponse
+
+log = logging.getLogger(__name__)
+
+_RETRY_STATUS = frozenset({408, 425, 429})  # request timeout, too early, rate limited
+_BODY_CHARS = 300  # how much of an error body to keep in `error`
+_BACKOFF_CAP_S = 60.0
+
+
+class OpenAIHTTPOptions(BackendOptions):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = Field(min_length=1)  # what the server calls the model (vllm: the path or served name)
+    api_key_env: str = "OPENAI_API_KEY"  # the *name* of the env var holding the key, never the key
+    concurrency: int = Field(8, ge=1, le=512)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=20)
+    backoff_s: float = Field(1.0, ge=0)
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(0.95, gt=0, le=1)
+    structured_output: Literal["json_schema", "none"] = "json_schema"
+
+
+class OpenAIHTTPLLM(LLMBackend):
+    """Chat completions over HTTP, `concurrency` requests in flight at once."""
+
+    name = "openai_http"
+    extra = "http"
+    Options = OpenAIHTTPOptions
+
+    def __init__(self, options: OpenAIHTTPOptions | None = None):
+        super().__init__(options)
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._schema_unsupported = False  # set once the server rejects response_format
+
+    # Pickled into workers before first use: ship options, not sockets or locks.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_client"] = None
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _http(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                o = self.options
+                self._client = httpx.Client(
+                    timeout=o.timeout_s,
+                    limits=httpx.Limits(
+                        max_connections=o.concurrency, max_keepalive_connections=o.concurrency
+                    ),
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def generate(self, requests: list[LLMRequest]) -> list[LLMResponse]:
+        if not requests:
+            return []
+        workers = min(self.options.concurrency, len(requests))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai_http") as pool:
+            return list(pool.map(self._safe_one, requests))  # map keeps request order
+
+    def _safe_one(self, req: LLMRequest) -> LLMResponse:
+        key = os.environ.get(self.options.api_key_env, "")
+        try:
+            return self._one(req, key)
+        except Exception as e:  # a bug or an odd server must not sink the whole batch
+            return LLMResponse(id=req.id, text="", ok=False, error=_redact(f"unexpected: {e!r}", key))
+
+    def _payload(self, req: LLMRequest, with_schema: bool) -> dict[str, Any]:
+        o = self.options
+        body: dict[str, Any] = {
+            "model": o.model,
+            "messages": [dict(m) for m in req.messages],
+            "max_tokens": req.max_tokens,
+            "temperature": o.temperature,
+            "top_p": o.top_p,
+            "seed": req.seed,
+        }
+        if with_schema and req.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": req.kind or "output", "schema": req.json_schema, "strict": True},
+            }
+        return body
+
+    def _one(self, req: LLMRequest, key: str) -> LLMResponse:
+        import httpx
+
+        o = self.options
+        url = o.base_url.rstrip("/") + "/chat/completions"
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        use_schema = o.structured_output == "json_schema" and not self._schema_unsupported
+        jitter = random.Random(f"{req.id}:{req.seed}")  # private RNG: no shared global state across threads
+        last_error, last_body, tries = "", "", 0
+        while tries <= o.max_retries:
+            tries += 1
+            try:
+                r = self._http().post(url, json=self._payload(req, use_schema), headers=headers)
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                last_error, last_body = f"connection: {type(e).__name__}: {e}", ""
+            else:
+                if r.status_code == 200:
+                    return self._success(req, r, key)
+                last_body = r.text
+                last_error = f"http_{r.status_code}: {last_body[:_BODY_CHARS]}"
+                if r.status_code == 400 and use_schema and _mentions_schema(last_body):
+                    # Not transient and not the request's fault: drop the schema, once, without a backoff.
+                    self._schema_unsupported, use_schema = True, False
+                    tries -= 1
+                    log.warning("server rejected response_format; continuing without structured output")
+                    continue
+                if r.status_code < 500 and r.status_code not in _RETRY_STATUS:
+                    break  # the request itself is wrong: retrying cannot help
+            if tries <= o.max_retries:
+                delay = min(_BACKOFF_CAP_S, o.backoff_s * 2 ** (tries - 1)) * (0.5 + jitter.random())
+                log.info("request %s: %s; retry in %.2fs", req.id, _redact(last_error, key)[:120], delay)
+                time.sleep(delay)
+        return LLMResponse(
+            id=req.id,
+            text=_redact(last_body, key),
+            ok=False,
+            error=_redact(f"{last_error} (after {tries} attempt{'s' if tries > 1 else ''})", key),
+        )
+
+    @staticmethod
+    def _success(req: LLMRequest, r: Any, key: str) -> LLMResponse:
+        try:
+            data = r.json()
+            message = data["choices"][0]["message"]
+            text = message.get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return LLMResponse(
+                id=req.id, text=_redact(r.text, key), ok=False, error="bad_response: no choices[0].message"
+            )
+        usage = data.get("usage") or {}
+        return LLMResponse(
+            id=req.id,
+            text=_redact(text, key),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+
+
+def _mentions_schema(body: str) -> bool:
+    low = body.lower()
+    return any(w in low for w in ("response_format", "json_schema", "structured", "guided"))
+
+
+def _redact(text: str, key: str) -> str:
+    """Scrub the key from anything we hand back: servers sometimes echo it in error bodies."""
+    return text.replace(key, "***") if key and len(key) >= 4 else text

@@ -1,0 +1,335 @@
+"""Prompts, output schemas and the one parser for every text-generation kind.
+
+Every backend (scripted, HTTP, vLLM) is asked for the same JSON and every
+answer goes through `parse_response`, so an offline run exercises exactly the
+parse-and-reject path a real LLM run takes. The prompts follow what the
+SALMONN-omni authors asked Llama-3 for (REFERENCE §1): conversational,
+concise, spoken form, no markup. The text ends up in a TTS engine, so the
+parser also normalises what it extracts for speech.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from datagen.backends.llm.base import LLMRequest
+
+KINDS: tuple[str, ...] = ("qa_answer", "dialogue", "related_question", "followup_answer", "distractor")
+
+# Target answer lengths in words. Long answers exist so there is time for a
+# barge-in or backchannel to land in the middle of them.
+LENGTH_WORDS: dict[str, tuple[int, int]] = {"short": (15, 35), "medium": (35, 70), "long": (70, 130)}
+
+# Hard caps (words) above which an output is rejected as "too_long": looser
+# than the asked-for range, because models overshoot a little and a slightly
+# long answer is still good data, but a rambling one wrecks the timeline.
+_SLACK = 1.5
+_MAX_SHORT_UTTERANCE = 40  # related questions, distractors
+_MAX_DIALOGUE_TURN = 120
+
+ERRORS: tuple[str, ...] = (
+    "empty",
+    "not_json",
+    "bad_schema",
+    "bad_speaker_labels",
+    "wrong_turn_count",
+    "too_long",
+)
+
+
+def _obj(field: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {field: {"type": "string"}},
+        "required": [field],
+        "additionalProperties": False,
+    }
+
+
+# Strict-mode compatible (every property required, no extra keys) so servers
+# that enforce `"strict": true` accept them as they are.
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "qa_answer": _obj("answer"),
+    "followup_answer": _obj("answer"),
+    "related_question": _obj("question"),
+    "distractor": _obj("text"),
+    "dialogue": {
+        "type": "object",
+        "properties": {
+            "turns": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "speaker": {"type": "string", "enum": ["A", "B"]},
+                        "text": {"type": "string"},
+                    },
+                    "required": ["speaker", "text"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["turns"],
+        "additionalProperties": False,
+    },
+}
+
+# The field that carries the text, per single-value kind.
+_FIELD: dict[str, str] = {
+    "qa_answer": "answer",
+    "followup_answer": "answer",
+    "related_question": "question",
+    "distractor": "text",
+}
+# Kinds where a model that ignored the JSON request still gave usable prose.
+_PROSE_OK = frozenset({"qa_answer", "followup_answer"})
+
+# Generous defaults: a long answer is ~130 words ≈ 180 tokens plus JSON
+# quoting; a five-round dialogue needs more room.
+DEFAULT_MAX_TOKENS: dict[str, int] = {
+    "qa_answer": 400,
+    "followup_answer": 300,
+    "related_question": 80,
+    "distractor": 80,
+    "dialogue": 900,
+}
+
+SYSTEM_PROMPT = (
+    "You write words that a voice assistant and the people around it will say out loud; "
+    "a text-to-speech engine reads them. Sound like natural conversation: friendly, concise, "
+    "plain sentences, never more than three hundred tokens. Write everything in spoken form: "
+    "spell out numbers, dates, units and symbols as words (nineteen sixty-nine, twenty percent). "
+    "No lists, headings, emojis, stage directions or markup such as *x*, [x] or (x). "
+    "Reply with only the JSON object you are asked for."
+)
+
+
+def _length(context: dict[str, Any], default: str) -> tuple[int, int]:
+    return LENGTH_WORDS.get(str(context.get("length") or default), LENGTH_WORDS[default])
+
+
+def _qa_prompt(c: dict[str, Any]) -> str:
+    lo, hi = _length(c, "medium")
+    gold = str(c.get("answer") or "").strip()
+    lines = [f"Topic: {c.get('topic') or 'general knowledge'}", f"Question: {c['question']}"]
+    if gold:
+        lines.append(f"Correct answer: {gold}. Build your reply around it and do not contradict it.")
+    lines.append(f"Answer the question conversationally in {lo} to {hi} words.")
+    if lo >= LENGTH_WORDS["long"][0]:
+        lines.append(
+            "Give the answer first, then keep talking with a little background so it fills the length."
+        )
+    lines.append('Return JSON: {"answer": "..."}')
+    return "\n".join(lines)
+
+
+def _dialogue_prompt(c: dict[str, Any]) -> str:
+    rounds = int(c["rounds"])
+    qs = list(c.get("questions") or [])
+    lines = [
+        f"Write a spoken conversation about {c.get('topic') or 'everyday knowledge'} between A, a user, "
+        f"and B, a voice assistant. Exactly {rounds} rounds: A speaks, then B replies, so {2 * rounds} turns "
+        "alternating A, B, A, B and starting with A.",
+        "A asks these questions in this order; after the first, A may rephrase a question so it refers "
+        "back to what was already said:",
+    ]
+    for i, q in enumerate(qs[:rounds], 1):
+        gold = str(q.get("answer") or "").strip()
+        lines.append(f"{i}. {q['question']}" + (f" (correct answer: {gold})" if gold else ""))
+    if len(qs) < rounds:
+        lines.append("For the remaining rounds A asks natural follow-up questions on the same topic.")
+    lines.append("Keep turns short: A says one sentence, B answers in one to three sentences.")
+    lines.append('Return JSON: {"turns": [{"speaker": "A", "text": "..."}, {"speaker": "B", "text": "..."}]}')
+    return "\n".join(lines)
+
+
+def _related_prompt(c: dict[str, Any]) -> str:
+    return (
+        f"A user and a voice assistant are talking about {c.get('topic') or 'general knowledge'}.\n"
+        f'The user asked: "{c["question"]}"\n'
+        f'The assistant had said this much when the user cut in: "{c.get("answer_so_far", "")}"\n'
+        "Write the one short spoken question, under fifteen words, that the user interrupts with. "
+        "It must be strongly related to what the assistant just said, for example asking about a word, "
+        "name or claim in its last sentence.\n"
+        'Return JSON: {"question": "..."}'
+    )
+
+
+def _followup_prompt(c: dict[str, Any]) -> str:
+    lo, hi = _length(c, "short")
+    return (
+        f"A user and a voice assistant are talking about {c.get('topic') or 'general knowledge'}.\n"
+        f'Earlier the user asked: "{c.get("previous_question", "")}"\n'
+        f'The assistant began answering: "{c.get("previous_answer", "")}"\n'
+        f'The user cut in and asked: "{c["question"]}"\n'
+        f"As the assistant, answer the new question conversationally in {lo} to {hi} words.\n"
+        'Return JSON: {"answer": "..."}'
+    )
+
+
+def _distractor_prompt(c: dict[str, Any]) -> str:
+    topic = c.get("topic") or "a quiz question"
+    return (
+        f"A voice assistant is talking to a user about {topic}. Someone else in the room says one short "
+        "remark or question, under fifteen words, to another person, not to the assistant. It has nothing "
+        f"to do with {topic}: anything from everyday life, such as food, chores, pets, weather, "
+        "plans, work, the TV or something lost.\n"
+        'Return JSON: {"text": "..."}'
+    )
+
+
+_PROMPTS = {
+    "qa_answer": _qa_prompt,
+    "dialogue": _dialogue_prompt,
+    "related_question": _related_prompt,
+    "followup_answer": _followup_prompt,
+    "distractor": _distractor_prompt,
+}
+
+
+def build_messages(kind: str, context: dict[str, Any]) -> tuple[dict[str, str], ...]:
+    """The chat messages (system + user) that ask a real LLM for `kind`."""
+    if kind not in _PROMPTS:
+        raise ValueError(f"unknown request kind {kind!r}; choose one of {KINDS}")
+    return (
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": _PROMPTS[kind](context)},
+    )
+
+
+def make_request(
+    id: str, kind: str, context: dict[str, Any], seed: int, max_tokens: int | None = None
+) -> LLMRequest:
+    """One request carrying both the chat messages and the raw context, so any backend can serve it."""
+    return LLMRequest(
+        id=id,
+        kind=kind,
+        messages=build_messages(kind, context),
+        context=dict(context),
+        json_schema=SCHEMAS[kind],
+        seed=seed,
+        max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS[kind],
+    )
+
+
+# ---------------------------------------------------------------- parsing
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+
+
+def _extract_json(text: str) -> Any:
+    """The first JSON object in `text`, tolerating fences and prose around it.
+
+    Models often wrap JSON in ```json fences or say "Sure! Here it is:" first;
+    that is noise, not a failure. Returns None when no object decodes.
+    """
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    dec = json.JSONDecoder()
+    for cand in candidates:
+        for m in re.finditer(r"\{", cand):
+            try:
+                obj, _ = dec.raw_decode(cand, m.start())
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return obj
+    return None
+
+
+def _looks_like_prose(text: str) -> bool:
+    """Plain sentences, not broken JSON or byte soup (a random-weight model's output)."""
+    if "{" in text or "}" in text:
+        return False
+    visible = [ch for ch in text if not ch.isspace()]
+    letters = sum(ch.isalpha() for ch in visible)
+    return bool(visible) and letters / len(visible) >= 0.7 and len(text.split()) >= 2
+
+
+_LABEL = re.compile(r"^\s*(?:answer|question|text|assistant|b)\s*:\s*", re.I)
+
+
+def _clean(text: str) -> str:
+    from datagen.text.normalize import normalize_for_tts  # sibling module; imported late to avoid a cycle
+
+    text = text.strip().strip('"').strip()
+    return normalize_for_tts(_LABEL.sub("", text)).strip()
+
+
+def _max_words(kind: str, context: dict[str, Any]) -> int:
+    if kind in ("qa_answer", "followup_answer"):
+        hi = _length(context, "medium" if kind == "qa_answer" else "short")[1]
+        return int(hi * _SLACK)
+    return _MAX_SHORT_UTTERANCE
+
+
+_SPEAKER_ROLE = {"A": "user", "B": "assistant"}
+
+
+def _parse_dialogue(obj: dict[str, Any], context: dict[str, Any]) -> tuple[Any, str]:
+    turns = obj.get("turns")
+    if not isinstance(turns, list) or not turns:
+        return None, "bad_schema"
+    merged: list[list[str]] = []
+    for t in turns:
+        if (
+            not isinstance(t, dict)
+            or not isinstance(t.get("speaker"), str)
+            or not isinstance(t.get("text"), str)
+        ):
+            return None, "bad_schema"
+        spk = t["speaker"].strip().rstrip(":").strip().upper()
+        if spk not in _SPEAKER_ROLE:
+            return None, "bad_speaker_labels"
+        text = _clean(t["text"])
+        if not text:
+            return None, "empty"
+        # One speaker split over two entries is still one turn once spoken.
+        if merged and merged[-1][0] == spk:
+            merged[-1][1] += " " + text
+        else:
+            merged.append([spk, text])
+    if merged[0][0] != "A":
+        return None, "bad_speaker_labels"
+    rounds = context.get("rounds")
+    if rounds is not None and len(merged) != 2 * int(rounds):
+        return None, "wrong_turn_count"
+    if len(merged) % 2:
+        return None, "wrong_turn_count"
+    if any(len(text.split()) > _MAX_DIALOGUE_TURN for _, text in merged):
+        return None, "too_long"
+    return [(_SPEAKER_ROLE[spk], text) for spk, text in merged], ""
+
+
+def parse_response(kind: str, text: str | None, context: dict[str, Any]) -> tuple[Any, str]:
+    """Turn a backend's raw text into the value the text stage needs.
+
+    Returns (value, "") on success, where value is a spoken-form string, or
+    for `dialogue` a list of (role, text) with role "user"/"assistant";
+    otherwise (None, reason) with reason one of ERRORS, so every failure is
+    counted under a stable name in the rejects log.
+    """
+    if kind not in _PROMPTS:
+        raise ValueError(f"unknown request kind {kind!r}; choose one of {KINDS}")
+    raw = (text or "").strip()
+    if not raw:
+        return None, "empty"
+    obj = _extract_json(raw)
+    if obj is None:
+        if kind in _PROSE_OK and _looks_like_prose(raw):
+            value = _clean(raw)
+        else:
+            return None, "not_json"
+    elif kind == "dialogue":
+        return _parse_dialogue(obj, context)
+    else:
+        field = obj.get(_FIELD[kind])
+        if not isinstance(field, str):
+            return None, "bad_schema"
+        value = _clean(field)
+    if not value:
+        return None, "empty"
+    if len(value.split()) > _max_words(kind, context):
+        return None, "too_long"
+    return value, ""

@@ -1,0 +1,319 @@
+"""CosyVoice2-0.5B zero-shot TTS, voiced from LibriHeavy speaker prompts.
+
+This is the synthesizer SALMONN-omni's own data was voiced with. CosyVoice
+is not pip-installable: it is a git checkout (FunAudioLLM/CosyVoice) with
+the Matcha-TTS submodule, run in its own environment with its own torch and
+transformers pins, so `extra` is empty and `repo_path` points at the
+checkout (both it and `third_party/Matcha-TTS` go on `sys.path`).
+
+Why it looks the way it does:
+
+* **Offline only.** `CosyVoice2(model_dir)` silently calls ModelScope's
+  `snapshot_download` when the folder is missing; we check the folder first
+  and fail with a clear message instead, so no worker ever reaches a hub.
+* **Two prompt APIs.** Before 2025-12-08 `inference_zero_shot` took a
+  16 kHz tensor (`prompt_speech_16k`); since, a file path (`prompt_wav`).
+  `prompt_api="auto"` reads the parameter name; LibriHeavy prompts are
+  slices of chapter-long FLACs, so for the path API each slice is written
+  once as a 16 kHz WAV (`materialize_prompt`).
+* **Speaker cache.** `add_zero_shot_spk` extracts a prompt's tokens and
+  embedding once per speaker; later requests reuse them by `zero_shot_spk_id`.
+* **Bad prompts are data errors, not crashes.** A missing or over-30 s
+  prompt becomes `TTSResult(error="bad_prompt: ...")` before the model is
+  touched, so the stage can retry with another speaker.
+* **Timings are estimates.** CosyVoice returns no alignment: word times are
+  spread over the trimmed speech in proportion to characters
+  (`timing_source="estimate"`); run QC's ASR pass when that matters.
+* **Scaling.** One call synthesizes one text (batch size 1), so throughput
+  comes from many workers: in the Ray executor this backend runs as an actor
+  pool with fractional GPUs, `resources_gpus` = `gpus_per_worker` (0.25 =
+  four workers per GPU; the fp32 model needs ~3-4 GB per worker).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from datagen.backends.llm.base import BackendOptions
+from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
+from datagen.records import Word
+
+MAX_PROMPT_S = 30.0  # CosyVoice's own limit on prompt audio
+
+
+class CosyVoice2Options(BackendOptions):
+    repo_path: str | None = None  # CosyVoice git checkout (with third_party/Matcha-TTS)
+    model_dir: str | None = None  # local CosyVoice2-0.5B folder (cosyvoice2.yaml, llm.pt, ...)
+    fp16: bool = False
+    load_jit: bool = False
+    load_trt: bool = False
+    load_vllm: bool = False  # CosyVoice's vLLM LLM path (needs vllm in the CosyVoice env)
+    prompt_api: Literal["auto", "tensor", "path"] = "auto"
+    speed: float = Field(1.0, gt=0.25, le=4.0)
+    gpus_per_worker: float = Field(0.25, gt=0, le=8)
+    prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
+    # the speaker pool (LibriHeavy via Lhotse)
+    manifest: str | None = None  # libriheavy_cuts_*.jsonl.gz
+    audio_root: str | None = None  # Libri-Light audio root the manifest's paths are under
+    max_speakers: int | None = Field(None, ge=1)
+    prompts_per_speaker: int = Field(1, ge=1)
+    min_prompt_s: float = Field(3.0, gt=0)
+    max_prompt_s: float = Field(10.0, gt=0, le=MAX_PROMPT_S)
+
+
+def detect_prompt_api(fn: Any) -> str:
+    """ "path" or "tensor", from the third parameter of `inference_zero_shot`."""
+    names = list(inspect.signature(fn).parameters)
+    if "prompt_wav" in names:
+        return "path"
+    if "prompt_speech_16k" in names:
+        return "tensor"
+    raise RuntimeError(f"cosyvoice2: cannot tell the prompt API of inference_zero_shot{names}")
+
+
+def check_prompt(speaker: Speaker) -> str:
+    """Why this speaker's prompt cannot be used ('' when it can)."""
+    p = speaker.params
+    wav, text = p.get("prompt_wav"), str(p.get("prompt_text") or "").strip()
+    if not wav:
+        return "bad_prompt: speaker has no prompt_wav"
+    if not Path(wav).is_file():
+        return f"bad_prompt: prompt audio not found: {wav}"
+    if not text:
+        return "bad_prompt: speaker has no prompt_text"
+    duration = p.get("duration")
+    if duration is None:
+        import soundfile as sf
+
+        try:
+            duration = sf.info(wav).duration - float(p.get("start") or 0.0)
+        except RuntimeError as e:
+            return f"bad_prompt: unreadable prompt audio {wav}: {e}"
+    if float(duration) > MAX_PROMPT_S:
+        return f"bad_prompt: prompt is {float(duration):.1f} s, over CosyVoice's {MAX_PROMPT_S:.0f} s limit"
+    if float(duration) <= 0:
+        return "bad_prompt: empty prompt"
+    return ""
+
+
+def speech_bounds(
+    audio: np.ndarray, sr: int, floor_db: float = -40.0, win_s: float = 0.02
+) -> tuple[int, int]:
+    """First and last sample of speech: frames within `floor_db` of the loudest frame."""
+    win = max(1, int(win_s * sr))
+    n = len(audio) // win
+    if n == 0:
+        return 0, len(audio)
+    rms = np.sqrt(np.mean(audio[: n * win].reshape(n, win) ** 2, axis=1) + 1e-12)
+    loud = np.nonzero(20 * np.log10(rms / rms.max()) > floor_db)[0]
+    if len(loud) == 0:
+        return 0, len(audio)
+    return int(loud[0] * win), int(min(len(audio), (loud[-1] + 1) * win))
+
+
+def estimate_words(text: str, audio: np.ndarray, sr: int) -> tuple[Word, ...]:
+    """Spread words over the speech in proportion to their characters (+1 for the gap)."""
+    words = text.split()
+    if not words or len(audio) == 0:
+        return ()
+    start, end = speech_bounds(audio, sr)
+    t0, span = start / sr, (end - start) / sr
+    weights = np.array([len(w) + 1 for w in words], dtype=float)
+    edges = t0 + span * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+    return tuple(
+        Word(w, round(float(a), 3), round(float(b), 3))
+        for w, a, b in zip(words, edges, edges[1:], strict=False)
+    )
+
+
+def set_seed(seed: int) -> None:
+    """Seed every RNG CosyVoice samples from, so a request renders the same twice."""
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+class CosyVoice2TTS(TTSBackend):
+    """Zero-shot CosyVoice2 with one cached prompt per speaker (24 kHz output)."""
+
+    name = "cosyvoice2"
+    extra = ""  # a git checkout with its own environment, not a pip extra: see docs/gpu.md
+    Options = CosyVoice2Options
+    num_gpus = 0.25
+
+    def __init__(self, options: CosyVoice2Options | None = None):
+        super().__init__(options)
+        self._model: Any = None
+        self._api: str = ""
+        self._spk_ready: set[str] = set()
+        self._pool: list[Speaker] | None = None
+
+    @property
+    def resources_gpus(self) -> float:
+        """GPUs per actor in the Ray executor's pool (fractional: several workers share a GPU)."""
+        return float(self.options.gpus_per_worker)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"options": self.options, "_model": None, "_api": "", "_spk_ready": set(), "_pool": self._pool}
+
+    # -- speakers ------------------------------------------------------------
+
+    def speakers(self) -> list[Speaker]:
+        """LibriHeavy prompts from `manifest`; none without one (then the recipe must name speakers)."""
+        o = self.options
+        if o.manifest is None:
+            return []
+        if self._pool is None:
+            from datagen.sources.libriheavy import load_prompt_pool
+
+            self._pool = load_prompt_pool(
+                o.manifest,
+                o.audio_root,
+                min_s=o.min_prompt_s,
+                max_s=o.max_prompt_s,
+                per_speaker=o.prompts_per_speaker,
+                max_speakers=o.max_speakers,
+            )
+        return list(self._pool)
+
+    # -- model ---------------------------------------------------------------
+
+    def check_paths(self) -> tuple[Path, Path]:
+        """Fail fast, before any import, when the checkout or the weights are missing."""
+        o = self.options
+        if not o.repo_path or not Path(o.repo_path, "cosyvoice", "cli", "cosyvoice.py").is_file():
+            raise FileNotFoundError(
+                f"cosyvoice2: repo_path {o.repo_path!r} is not a CosyVoice checkout; "
+                "git clone --recursive https://github.com/FunAudioLLM/CosyVoice (see docs/gpu.md)"
+            )
+        matcha = Path(o.repo_path, "third_party", "Matcha-TTS")
+        if not matcha.is_dir() or not any(matcha.iterdir()):
+            raise FileNotFoundError(
+                f"cosyvoice2: {matcha} is empty; run "
+                "`git submodule update --init --recursive` in the checkout"
+            )
+        if not o.model_dir or not Path(o.model_dir, "cosyvoice2.yaml").is_file():
+            raise FileNotFoundError(
+                f"cosyvoice2: model_dir {o.model_dir!r} has no cosyvoice2.yaml; copy CosyVoice2-0.5B there "
+                "(it is never downloaded from here)"
+            )
+        return Path(o.repo_path), Path(o.model_dir)
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        repo, model_dir = self.check_paths()
+        for p in (str(repo / "third_party" / "Matcha-TTS"), str(repo)):
+            if p not in sys.path:
+                sys.path.insert(0, p)
+        o = self.options
+        if o.load_vllm:
+            # CosyVoice's LLM runs inside vLLM only once its model class is registered
+            from cosyvoice.vllm.cosyvoice2 import CosyVoice2ForCausalLM
+            from vllm import ModelRegistry
+
+            ModelRegistry.register_model("CosyVoice2ForCausalLM", CosyVoice2ForCausalLM)
+        from cosyvoice.cli.cosyvoice import CosyVoice2
+
+        kwargs: dict[str, Any] = {"load_jit": o.load_jit, "load_trt": o.load_trt, "fp16": o.fp16}
+        if o.load_vllm or "load_vllm" in inspect.signature(CosyVoice2.__init__).parameters:
+            kwargs["load_vllm"] = o.load_vllm
+        model = CosyVoice2(str(model_dir), **kwargs)
+        self._api = o.prompt_api if o.prompt_api != "auto" else detect_prompt_api(model.inference_zero_shot)
+        self._model = model
+        return model
+
+    def _prompt(self, speaker: Speaker) -> Any:
+        """The prompt in the form this CosyVoice version takes: a file path or a [1, T] 16 kHz tensor."""
+        from datagen.sources.libriheavy import materialize_prompt, read_prompt
+
+        p = speaker.params
+        if self._api == "tensor":
+            import torch
+
+            return torch.from_numpy(read_prompt(p, 16000)).unsqueeze(0)
+        if p.get("start") is None and p.get("duration") is None:
+            return str(p["prompt_wav"])  # a whole file: CosyVoice resamples it itself
+        cache = Path(
+            self.options.prompt_cache_dir or Path(tempfile.gettempdir()) / "datagen_cosyvoice_prompts"
+        )
+        return str(materialize_prompt(speaker, cache))
+
+    def _one(self, req: TTSRequest) -> TTSResult:
+        model = self._model
+        sr = int(model.sample_rate)
+        spk = req.speaker
+        prompt_text = " ".join(str(spk.params["prompt_text"]).split())
+        try:
+            prompt = self._prompt(spk)
+            if spk.id not in self._spk_ready:
+                model.add_zero_shot_spk(prompt_text, prompt, spk.id)
+                self._spk_ready.add(spk.id)
+        except Exception as e:  # an unreadable prompt is this speaker's problem, not the batch's
+            return TTSResult(
+                key=req.key, audio=None, sample_rate=sr, error=f"bad_prompt: {type(e).__name__}: {e}"
+            )
+        set_seed(req.seed)
+        try:
+            chunks = [
+                out["tts_speech"]
+                for out in model.inference_zero_shot(
+                    req.text,
+                    prompt_text,
+                    prompt,
+                    zero_shot_spk_id=spk.id,
+                    stream=False,
+                    speed=self.options.speed,
+                )
+            ]
+        except Exception as e:  # one failed text must not fail the batch
+            return TTSResult(
+                key=req.key, audio=None, sample_rate=sr, error=f"tts_failed: {type(e).__name__}: {e}"
+            )
+        if not chunks:
+            return TTSResult(key=req.key, audio=None, sample_rate=sr, error="tts_failed: no audio returned")
+        import torch
+
+        audio = torch.cat([c.reshape(1, -1) for c in chunks], dim=1)[0].float().cpu().numpy()
+        return TTSResult(
+            key=req.key,
+            audio=audio.astype(np.float32, copy=False),
+            sample_rate=sr,
+            words=estimate_words(req.text, audio, sr),
+            timing_source="estimate",
+        )
+
+    def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
+        """Render each request in turn (CosyVoice's batch size is one)."""
+        results: list[TTSResult | None] = [None] * len(requests)
+        todo = []
+        for i, req in enumerate(requests):
+            why = (
+                check_prompt(req.speaker)
+                if req.speaker.backend == self.name
+                else "bad_prompt: not a cosyvoice2 voice"
+            )
+            if why:
+                results[i] = TTSResult(key=req.key, audio=None, sample_rate=24000, error=why)
+            elif not req.text.strip():
+                results[i] = TTSResult(key=req.key, audio=None, sample_rate=24000, error="empty_text")
+            else:
+                todo.append(i)
+        if todo:
+            self._load()
+            for i in todo:
+                results[i] = self._one(requests[i])
+        return [r for r in results if r is not None]

@@ -1,0 +1,123 @@
+"""The `datagen` command line. Each command calls one library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from datagen.config import RecipeError, load_recipe
+
+app = typer.Typer(
+    help="Make training data for full-duplex spoken-dialogue models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    recipe: Path = typer.Argument(..., help="Recipe YAML, e.g. recipes/tiny.yaml"),
+    out: str = typer.Option(None, "--out", help="Output folder (default: manifests/<recipe name>)"),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe field: key.path=value (repeatable)"),
+    executor: str = typer.Option(None, "--executor", help="ray (default) or local"),
+    workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU count)"),
+    address: str = typer.Option(None, "--address", help="Join an existing Ray cluster (or set RAY_ADDRESS)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run no model"),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard earlier output in the folder and start over"),
+) -> None:
+    """Build a corpus from RECIPE. Rerun the same command to resume after a crash."""
+    overrides = list(set_) + ([f"executor.address={address}"] if address else [])
+    try:
+        rec = load_recipe(recipe, overrides)
+        if executor and executor not in ("ray", "local"):
+            raise RecipeError(f"--executor must be ray or local, got {executor!r}")
+        if dry_run:
+            from datagen.executors.dryrun import describe
+
+            typer.echo(describe(rec))
+            return
+        from datagen.executors.runner import run as run_recipe
+
+        stats = run_recipe(rec, out=out, executor=executor, workers=workers, fresh=fresh)
+    except (RecipeError, FileNotFoundError) as e:
+        _fail(str(e))
+    typer.echo(
+        f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
+        f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"
+    )
+
+
+@app.command()
+def inspect(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
+    """Dialogues, hours, per-task and per-event counts, rejects by reason."""
+    from datagen.report.collect import collect, format_summary
+
+    if not (out / "stats.json").is_file():
+        _fail(f"{out} is not a corpus folder (no stats.json)")
+    typer.echo(format_summary(collect(out)))
+
+
+@app.command()
+def validate(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
+    """Check every cut: channels, supervisions, labels vs audio, accounting."""
+    from datagen.io.validate import validate as check
+
+    rep = check(out)
+    for p in rep.problems:
+        typer.echo(f"FAIL {p}", err=True)
+    if not rep.ok:
+        typer.secho(f"{len(rep.problems)} problem(s) in {rep.cuts} cuts", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.secho(f"OK: {rep.cuts} cuts pass every check", fg="green")
+
+
+@app.command()
+def report(
+    out: Path = typer.Argument(..., help="A corpus folder"),
+    timelines: int = typer.Option(8, help="How many dialogue timelines to plot"),
+) -> None:
+    """Write OUT/report/index.html with plots and tables."""
+    from datagen.report.html import build_report
+
+    if not (out / "stats.json").is_file():
+        _fail(f"{out} is not a corpus folder (no stats.json)")
+    typer.echo(str(build_report(out, max_timelines=timelines)))
+
+
+@app.command()
+def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = typer.Argument(...)) -> None:
+    """Print one dialogue: supervisions, events and its label track as text."""
+    from datagen.io.shar import load_cuts
+    from datagen.text.tokenizer import get_tokenizer
+    from datagen.timeline.labels import compact
+
+    for cut in load_cuts(out):
+        if cut.id != cut_id:
+            continue
+        typer.echo(f"{cut.id}  task={cut.custom['task']}  {cut.duration:.2f}s")
+        for s in sorted(cut.supervisions, key=lambda s: s.start):
+            c = s.custom or {}
+            typer.echo(
+                f"  ch{s.channel} {s.start:7.2f}-{s.end:7.2f} {c.get('role'):<11} {c.get('kind'):<16} "
+                f"{c.get('expect', ''):<8} {s.text[:70]}"
+            )
+        for e in cut.custom["events"]:
+            typer.echo(f"  event {e['time']:7.2f} {e['kind']:<16} {e['role']:<11} expect={e['expect']}")
+        meta = cut.custom["label_meta"]
+        spec = "builtin" if meta["tokenizer"].startswith("builtin") else None
+        if spec:
+            typer.echo("  labels: " + compact(cut.load_labels(), get_tokenizer(spec)))
+        return
+    _fail(f"no cut {cut_id!r} in {out}")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

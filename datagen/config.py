@@ -1,0 +1,314 @@
+"""The recipe schema, loading, `extends:` and `--set` overrides.
+
+Every default lives here, in one place. A recipe is YAML validated by
+pydantic with unknown keys forbidden; errors name the dotted key path so a
+typo in a 200-line recipe is found at once. Backend options are validated
+by the backend's own `Options` model, looked up in the registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from datagen.records import ROLES, TASKS
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; the message names the key path."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuestionsConfig(Strict):
+    """Where questions come from. `bundled` needs nothing; `local` reads a
+    JSONL/Parquet file with Hugging Face field names; `hf` loads by dataset id."""
+
+    source: Literal["bundled", "local", "hf"] = "bundled"
+    path: str | None = None  # local: file path
+    format: str | None = None  # local: which dataset's field names (web_questions, nq_open, ...)
+    dataset: str | None = None  # hf: dataset id, e.g. Stanford/web_questions
+    config: str | None = None
+    split: str = "train"
+    limit: int | None = Field(None, ge=1)
+    max_chars: int = Field(300, ge=10)
+    streaming: bool = False
+    sources: list[QuestionsConfig] = []  # several sets, concatenated in order
+
+    @model_validator(mode="after")
+    def _needs(self) -> QuestionsConfig:
+        if self.source == "local" and not self.path:
+            raise ValueError("questions.source=local needs questions.path")
+        if self.source == "hf" and not self.dataset:
+            raise ValueError("questions.source=hf needs questions.dataset")
+        return self
+
+
+class LLMConfig(Strict):
+    backend: str = "scripted"
+    options: dict[str, Any] = {}
+    batch_size: int = Field(16, ge=1)
+
+
+class VoiceConfig(Strict):
+    """The voices of one role: a backend and an optional list of speaker ids
+    (empty = every voice the backend offers)."""
+
+    backend: str
+    speakers: list[str] = []
+    options: dict[str, Any] = {}
+
+
+def _default_voices() -> dict[str, VoiceConfig]:
+    return {
+        "assistant": VoiceConfig(backend="piper"),
+        "user": VoiceConfig(backend="espeak"),
+        "third_party": VoiceConfig(backend="espeak"),
+    }
+
+
+class TTSConfig(Strict):
+    sample_rate: int = Field(16000, ge=8000)
+    voices: dict[str, VoiceConfig] = Field(default_factory=_default_voices)
+    eval_speakers: bool = False  # draw from the held-out half of each pool
+    max_attempts: int = Field(2, ge=1)  # retries with another seed/speaker
+
+    @field_validator("voices")
+    @classmethod
+    def _roles(cls, v: dict[str, VoiceConfig]) -> dict[str, VoiceConfig]:
+        unknown = set(v) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {list(ROLES)}")
+        missing = set(ROLES) - set(v)
+        if missing:
+            raise ValueError(f"missing voice for role(s) {sorted(missing)}")
+        return v
+
+
+class GapConfig(Strict):
+    """Silence between the end of one speaker's turn and the start of the next.
+
+    Log-normal: human floor-transfer offsets are right-skewed; the median
+    0.5 s sits between human conversation (~0.2 s, Stivers 2009; Fisher
+    0.32 s) and what a model with a 0.32 s synthesis delay can reach.
+    Clipped to [min_s, max_s]; the assistant's gap is further floored at
+    synth_delay_s + one block (it cannot answer before hearing the end).
+    """
+
+    median_s: float = Field(0.5, gt=0)
+    sigma: float = Field(0.4, ge=0)
+    min_s: float = Field(0.2, ge=0)
+    max_s: float = Field(2.0, gt=0)
+
+
+class UserGapConfig(Strict):
+    """When the user (or a third party) starts after the assistant stops.
+
+    Normal, as MinMo's synthetic data (N(0.6, 0.4^2)); negative values are
+    overlaps (the user starts before the assistant's last word ends), which
+    humans do often (Fisher median overlap 0.56 s). The assistant finishes
+    its turn through such a terminal overlap.
+    """
+
+    mean_s: float = 0.5
+    sd_s: float = Field(0.4, ge=0)
+    min_s: float = -0.4
+    max_s: float = Field(2.5, gt=0)
+
+
+class PauseConfig(Strict):
+    """A silence inside a user turn (not a turn end). Fisher median pause 0.40 s;
+    we draw longer ones so the lesson (do not take the turn) is unambiguous."""
+
+    min_s: float = Field(0.6, gt=0)
+    max_s: float = Field(1.6, gt=0)
+    in_multi_turn_prob: float = Field(0.2, ge=0, le=1)
+
+
+class EchoConfig(Strict):
+    """The assistant's own voice leaking into channel 0 (Moshi: gain 0.2,
+    100-500 ms delay, reverb, 30% of samples)."""
+
+    prob: float = Field(0.3, ge=0, le=1)
+    gain: tuple[float, float] = (0.1, 0.3)
+    delay_s: tuple[float, float] = (0.1, 0.5)
+    reverb_s: float = Field(0.25, ge=0)  # decay time of the simple reverb tail
+
+
+class NoiseConfig(Strict):
+    """Background noise on channel 0 at an SNR against the speech on it."""
+
+    prob: float = Field(0.3, ge=0, le=1)
+    snr_db: tuple[float, float] = (10.0, 30.0)
+    kinds: list[Literal["white", "pink", "brown", "babble_hum"]] = ["pink", "brown", "white"]
+
+
+class TimelineConfig(Strict):
+    block_s: float = Field(0.08, gt=0)
+    synth_delay_s: float = Field(0.32, ge=0)
+    # The assistant decides to stop `reaction_s` after it has heard enough of a
+    # barge-in: its end, or `barge_in_heard_s` of it when it is long; a related
+    # question is always heard to its end (it must be understood to be answered).
+    reaction_s: float = Field(0.16, ge=0)
+    barge_in_heard_s: float = Field(1.0, gt=0)
+    fade_s: float = Field(0.02, ge=0)
+    lead_in_s: tuple[float, float] = (0.3, 1.0)  # silence before the first turn
+    tail_s: tuple[float, float] = (0.5, 1.2)  # silence after the last turn
+    gap: GapConfig = GapConfig()
+    user_gap: UserGapConfig = UserGapConfig()
+    pause: PauseConfig = PauseConfig()
+    backchannels_per_turn: tuple[int, int] = (1, 3)
+    interrupt_at: tuple[float, float] = (0.3, 0.7)  # share of the answer's words before a barge-in
+    interrupter_gain_db: tuple[float, float] = (-9.0, 0.0)
+    min_overlay_snr_db: float = 0.0  # an overlay quieter than noise+echo under it is rejected
+    related_by_third_party_prob: float = Field(0.5, ge=0, le=1)
+    echo: EchoConfig = EchoConfig()
+    noise: NoiseConfig = NoiseConfig()
+    max_dialogue_s: float = Field(180.0, gt=0)
+
+
+class LabelsConfig(Strict):
+    """The 80 ms-block label track. `tokenizer`: "builtin" (offline word
+    tokenizer) or a local path to a Hugging Face tokenizer (e.g. Llama-3)."""
+
+    tokenizer: str = "builtin"
+
+
+class QCConfig(Strict):
+    enabled: bool = True
+    max_question_s: float = 30.0
+    max_answer_s: float = 60.0
+    max_dialogue_s: float = 180.0
+    min_rms_db: float = -45.0  # quieter than this = silent
+    max_clip_ratio: float = 0.01  # share of samples at full scale
+    trim: Literal["energy", "silero", "none"] = "energy"
+    asr: Literal["none", "faster_whisper"] = "none"
+    max_wer: float = 0.5
+    asr_roles: list[str] = ["assistant"]
+
+
+class ExecutorConfig(Strict):
+    kind: Literal["ray", "local"] = "ray"
+    workers: int | None = Field(None, ge=1)  # default: the machine's CPUs
+    shard_size: int = Field(8, ge=1)  # dialogues per shard (the unit of resume)
+    address: str | None = None  # join an existing Ray cluster (or RAY_ADDRESS)
+
+
+class Recipe(Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    dialogues: int = Field(60, ge=1)  # how many dialogues to plan
+    split: Literal["train", "eval"] = "train"  # which half of the phrase banks
+    mix: dict[str, float] = Field(default_factory=lambda: {t: 1.0 for t in TASKS})
+    multi_turn_rounds: tuple[int, int] = (2, 5)
+    questions: QuestionsConfig = QuestionsConfig()
+    llm: LLMConfig = LLMConfig()
+    tts: TTSConfig = TTSConfig()
+    timeline: TimelineConfig = TimelineConfig()
+    labels: LabelsConfig = LabelsConfig()
+    qc: QCConfig = QCConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    out: str | None = None  # output folder under the output root; default: the recipe name
+
+    @field_validator("mix")
+    @classmethod
+    def _mix(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = set(v) - set(TASKS)
+        if unknown:
+            raise ValueError(f"unknown task(s) {sorted(unknown)}; tasks are {list(TASKS)}")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("mix weights must be >= 0 and not all zero")
+        return v
+
+    @model_validator(mode="after")
+    def _backends(self) -> Recipe:
+        from datagen.backends.registry import llm_class, tts_class
+
+        _check_backend(llm_class, self.llm.backend, self.llm.options, "llm")
+        for role, voice in self.tts.voices.items():
+            _check_backend(tts_class, voice.backend, voice.options, f"tts.voices.{role}")
+        return self
+
+
+def _check_backend(lookup: Any, name: str, options: dict[str, Any], path: str) -> None:
+    try:
+        cls = lookup(name)
+    except KeyError as e:
+        raise ValueError(f"{path}.backend: {e.args[0]}") from None
+    try:
+        cls.Options(**options)
+    except ValidationError as e:
+        raise ValueError(f"{path}.options: {_format_errors(e)}") from None
+
+
+def _format_errors(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise RecipeError(f"recipe extends itself in a loop: {' -> '.join(map(str, seen + (path,)))}")
+    if not path.is_file():
+        raise RecipeError(f"recipe not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping at the top level")
+    parent = data.pop("extends", None)
+    if parent:
+        data = _deep_merge(_read_yaml(path.parent / parent, seen + (path,)), data)
+    return data
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one `a.b.c=value` override; the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise RecipeError(f"--set expects key.path=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise RecipeError(f"--set has an empty key: {assignment!r}")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    out = _deep_merge(data, {})
+    node = out
+    for p in parts[:-1]:
+        child = node.get(p)
+        node[p] = dict(child) if isinstance(child, dict) else {}
+        node = node[p]
+    node[parts[-1]] = value
+    return out
+
+
+def recipe_from_dict(data: dict[str, Any], origin: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        raise RecipeError(f"{origin}: {_format_errors(e)}") from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read a recipe file, resolve `extends:`, apply overrides, validate."""
+    data = _read_yaml(Path(path))
+    for o in overrides or []:
+        data = apply_override(data, o)
+    return recipe_from_dict(data, origin=str(path))

@@ -1,0 +1,105 @@
+"""Run pending shards on Ray Data.
+
+Each row of the dataset is one shard (pickled records, our own process-to-
+process traffic). Consecutive stages with the same resource needs are fused
+into one `map_batches` actor pool: on a CPU box that is one pool doing all
+the work; on a GPU cluster the LLM stage, the TTS stage (fractional GPUs,
+several actors per GPU) and the CPU stages become separate pools that
+stream into each other. The last pool commits the shard itself, so only
+small counters travel back to the driver. Stages never import Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from datagen.config import Recipe
+from datagen.executors.shards import RunPaths, ShardState, commit_shard, run_stages
+from datagen.stages import build_stages
+
+
+class _StageGroup:
+    """A Ray Data actor: runs stages [lo, hi) of the pipeline on each shard row."""
+
+    def __init__(self, recipe: Recipe, lo: int, hi: int, out: str, last: bool):
+        self.stages = build_stages(recipe)[lo:hi]
+        self.paths = RunPaths(Path(out))
+        self.last = last
+
+    def __call__(self, batch: dict) -> dict:
+        import json
+
+        payloads, results = [], []
+        for blob in batch["payload"]:
+            state: ShardState = pickle.loads(blob)
+            state = run_stages(self.stages, state)
+            if self.last:
+                counters = commit_shard(self.paths, state)
+                payloads.append(b"")
+                results.append(json.dumps({"index": state.index, "counters": counters}))
+            else:
+                payloads.append(pickle.dumps(state))
+                results.append("")
+        return {"shard": batch["shard"], "payload": payloads, "result": results}
+
+
+def stage_groups(recipe: Recipe) -> list[tuple[int, int, float, float]]:
+    """(lo, hi, num_cpus, num_gpus) for runs of stages with equal resources."""
+    groups: list[tuple[int, int, float, float]] = []
+    for i, st in enumerate(build_stages(recipe)):
+        res = st.resources
+        if groups and (groups[-1][2], groups[-1][3]) == (res.num_cpus, res.num_gpus):
+            lo, _, c, g = groups[-1]
+            groups[-1] = (lo, i + 1, c, g)
+        else:
+            groups.append((i, i + 1, res.num_cpus, res.num_gpus))
+    return groups
+
+
+def init_ray(recipe: Recipe, workers: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = recipe.executor.address or os.environ.get("RAY_ADDRESS")
+    quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": "ERROR"}
+    if address:
+        ray.init(address=address, **quiet)
+        return
+    tmp = Path(os.environ.get("DATAGEN_RAY_TMP", Path(tempfile.gettempdir()) / "datagen-ray"))
+    ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=str(tmp), **quiet)
+
+
+def iter_ray(
+    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int
+) -> Iterator[tuple[int, dict]]:
+    import json
+
+    import ray
+
+    init_ray(recipe, workers)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.verbose_progress = False
+    rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
+    ds = ray.data.from_items(rows, override_num_blocks=max(len(rows), 1))
+    groups = stage_groups(recipe)
+    for n, (lo, hi, cpus, gpus) in enumerate(groups):
+        last = n == len(groups) - 1
+        pool = workers if gpus == 0 else max(1, int(workers))
+        ds = ds.map_batches(
+            _StageGroup,
+            fn_constructor_args=(recipe, lo, hi, str(paths.out), last),
+            batch_size=1,
+            concurrency=(1, pool),
+            num_cpus=cpus,
+            num_gpus=gpus,
+            batch_format="numpy",
+        )
+    for row in ds.iter_rows():
+        res = json.loads(row["result"])
+        yield res["index"], res["counters"]

@@ -1,0 +1,150 @@
+"""`datagen run`: plan, shard, execute pending shards, finalize.
+
+The output folder remembers the recipe it was made with (`_work/recipe.json`,
+without executor settings, which do not change the corpus). Rerunning the
+same command resumes: committed shards are skipped, the rest are (re)done,
+and finalize rebuilds the corpus-level files. Running a different recipe
+into a folder that holds another is an error rather than a silent mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from datagen.config import Recipe, RecipeError
+from datagen.executors.shards import RunPaths, cut_shards, finalize
+from datagen.io.atomic import write_json
+from datagen.io.shar import reject_row
+from datagen.sources.questions import load_questions
+from datagen.stages.plan import plan_dialogues
+
+DEFAULT_ROOT = "manifests"
+
+
+def output_root() -> Path:
+    return Path(os.environ.get("DATAGEN_OUTPUT_ROOT", DEFAULT_ROOT)).resolve()
+
+
+def resolve_out(recipe: Recipe, out: str | None) -> Path:
+    """An explicit --out is the user's choice; a recipe's `out` must stay
+    inside the output root (a recipe from elsewhere cannot write anywhere)."""
+    if out:
+        return Path(out).resolve()
+    root = output_root()
+    rel = Path(recipe.out or recipe.name)
+    target = (root / rel).resolve()
+    if rel.is_absolute() or not target.is_relative_to(root):
+        raise RecipeError(f"out: {recipe.out!r} points outside the output root {root}")
+    return target
+
+
+def fingerprint(recipe: Recipe) -> dict:
+    data = recipe.model_dump(mode="json")
+    data["executor"] = {"shard_size": recipe.executor.shard_size}
+    return data
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise RecipeError(f"output folder {out} is not writable: {e.strerror or e}") from None
+    free = shutil.disk_usage(out).free
+    if free < 50 * 2**20:
+        raise RecipeError(f"output folder {out} has only {free // 2**20} MiB free; need at least 50 MiB")
+
+
+def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
+    _check_writable(paths.out)
+    fp_file = paths.work / "recipe.json"
+    if fresh and paths.out.exists():
+        for sub in ("_work", "shar"):
+            shutil.rmtree(paths.out / sub, ignore_errors=True)
+    fp = fingerprint(recipe)
+    if fp_file.is_file() and json.loads(fp_file.read_text()) != fp:
+        raise RecipeError(
+            f"{paths.out} holds a corpus made with a different recipe; "
+            "rerun with --fresh to replace it, or choose another --out"
+        )
+    write_json(fp_file, fp)
+    questions, q_rejects = load_questions(recipe.questions)
+    plans = plan_dialogues(questions, recipe)
+    driver = {
+        "recipe": recipe.name,
+        "questions_loaded": len(questions) + len(q_rejects),
+        "questions_rejected": len(q_rejects),
+        "planned": len(plans),
+        "rejects": [reject_row(r) for r in q_rejects],
+    }
+    return plans, driver
+
+
+class Progress:
+    """One line per finished shard, with totals and an ETA (stderr)."""
+
+    def __init__(self, total: int, already: int, quiet: bool = False):
+        self.total, self.done, self.quiet = total, already, quiet
+        self.start, self.new = time.monotonic(), 0
+        self.kept = self.rejected = 0
+        self.audio = 0.0
+
+    def update(self, index: int, counters: dict) -> None:
+        self.done += 1
+        self.new += 1
+        self.kept += counters.get("kept", 0)
+        self.rejected += counters.get("rejected", 0)
+        self.audio += counters.get("audio_seconds", 0.0)
+        if self.quiet:
+            return
+        el = time.monotonic() - self.start
+        eta = el / self.new * (self.total - self.done)
+        print(
+            f"[{self.done}/{self.total}] shard {index:06d} done · kept {self.kept} rejected {self.rejected} "
+            f"· {self.audio / 60:.1f} min audio · {el:.0f}s elapsed, ~{eta:.0f}s left",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def run(
+    recipe: Recipe,
+    out: str | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    fresh: bool = False,
+    quiet: bool = False,
+) -> dict:
+    paths = RunPaths(resolve_out(recipe, out))
+    plans, driver = prepare(recipe, paths, fresh)
+    shards = cut_shards(plans, recipe.executor.shard_size)
+    pending = [s for s in shards if not paths.is_done(s.index)]
+    kind = executor or recipe.executor.kind
+    n_workers = workers or recipe.executor.workers or os.cpu_count() or 1
+    if not quiet:
+        print(
+            f"{recipe.name}: {len(plans)} dialogues in {len(shards)} shards; {len(shards) - len(pending)} "
+            f"already done; running {len(pending)} on {kind} with {n_workers} workers -> {paths.out}",
+            file=sys.stderr,
+            flush=True,
+        )
+    progress = Progress(len(shards), len(shards) - len(pending), quiet)
+    if pending:
+        if kind == "ray":
+            from datagen.executors.ray_exec import iter_ray
+
+            results = iter_ray(recipe, paths, pending, n_workers)
+        else:
+            from datagen.executors.local import iter_local
+
+            results = iter_local(recipe, paths, pending)
+        for index, counters in results:
+            progress.update(index, counters)
+    return finalize(paths, len(shards), driver)

@@ -1,0 +1,129 @@
+"""`datagen validate`: prove a written corpus is whole and self-consistent.
+
+Reads only what is on disk (Shar shards, index, rejects, stats) and checks
+what a trainer relies on: every cut loads with 2 channels; supervisions lie
+inside the cut on their role's channel and cover audible speech there;
+channel 1 carries voice only inside the assistant's labelled spans and every
+<shift> agrees with it within one block; every event is audible; and the
+books balance: planned = kept + rejected, with every id accounted for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datagen.io.atomic import read_jsonl
+from datagen.timeline.checks import check_assistant_channel, check_audible, voiced_runs
+
+ROLE_CHANNEL = {"assistant": 1, "user": 0, "third_party": 0}
+
+
+@dataclass
+class ValidationReport:
+    cuts: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_cut(cut) -> list[str]:
+    p: list[str] = []
+    try:
+        audio = cut.load_audio()
+    except Exception as e:  # a broken tar member or missing file: report, keep going
+        return [f"{cut.id}: audio does not load: {e}"]
+    sr = cut.sampling_rate
+    if audio.ndim != 2 or audio.shape[0] != 2:
+        return [f"{cut.id}: expected 2 channels, got shape {audio.shape}"]
+    if not np.isfinite(audio).all():
+        p.append(f"{cut.id}: audio has NaN/inf")
+    meta = (cut.custom or {}).get("label_meta", {})
+    block, delay = meta.get("block_s", 0.08), meta.get("synth_delay_s", 0.32)
+    try:
+        labels = np.asarray(cut.load_labels())
+    except Exception as e:
+        return p + [f"{cut.id}: labels do not load: {e}"]
+    if len(labels) != math.ceil(cut.duration / block - 1e-9):
+        p.append(f"{cut.id}: {len(labels)} label blocks for {cut.duration:.2f}s of audio")
+    for sup in cut.supervisions:
+        role = (sup.custom or {}).get("role", "")
+        where = f"{cut.id}/{sup.id}"
+        if sup.start < -1e-3 or sup.end > cut.duration + 1e-3:
+            p.append(f"{where}: outside the cut ({sup.start:.2f}-{sup.end:.2f}s)")
+        if ROLE_CHANNEL.get(role) != sup.channel:
+            p.append(f"{where}: role {role!r} on channel {sup.channel}")
+            continue
+        a, b = int(sup.start * sr), int(sup.end * sr)
+        if sup.channel == 1:
+            if not voiced_runs(audio[1, a:b], sr):
+                p.append(f"{where}: no speech on channel 1 under the supervision")
+        elif problem := check_audible(audio[0], sr, sup.start, sup.end):
+            p.append(f"{where}: {problem}")
+    p += [f"{cut.id}: {m}" for m in check_assistant_channel(audio[1], sr, labels, block, delay)]
+    for ev in (cut.custom or {}).get("events", []):
+        if ev["kind"] in ("backchannel", "barge_in", "related_question", "distractor"):
+            end = ev["detail"].get("end", ev["time"] + 0.3)
+            if problem := check_audible(audio[0], sr, ev["time"], end):
+                p.append(f"{cut.id}: {ev['kind']} event: {problem}")
+    return p
+
+
+def _accounting(out: Path, seen: list[str]) -> list[str]:
+    p: list[str] = []
+    stats_file = out / "stats.json"
+    if not stats_file.is_file():
+        return [f"{stats_file} is missing"]
+    stats = json.loads(stats_file.read_text())
+    if not stats.get("complete", False):
+        p.append(f"run is incomplete: {stats.get('shards_done')}/{stats.get('shards')} shards committed")
+    index = read_jsonl(out / "index.jsonl")
+    rejects = [r for r in read_jsonl(out / "rejects.jsonl") if r.get("stage") != "questions"]
+    if sorted(r["id"] for r in index) != sorted(seen):
+        missing = set(r["id"] for r in index) - set(seen)
+        extra = set(seen) - set(r["id"] for r in index)
+        p.append(
+            f"index.jsonl and the shards disagree: missing from shards {sorted(missing)[:5]}, "
+            f"not in index {sorted(extra)[:5]}"
+        )
+    if len(set(seen)) != len(seen):
+        p.append("duplicate cut ids in the shards")
+    planned, kept, rejected = stats.get("planned", 0), stats.get("kept", 0), stats.get("rejected", 0)
+    if kept != len(seen):
+        p.append(f"stats.json says {kept} kept, the shards hold {len(seen)}")
+    if planned != kept + rejected or rejected != len(rejects):
+        p.append(
+            f"accounting does not add up: planned {planned} != kept {kept} + rejected {rejected} "
+            f"({len(rejects)} in rejects.jsonl)"
+        )
+    if set(seen) & {r["id"] for r in rejects}:
+        p.append("some ids are both kept and rejected")
+    return p
+
+
+def validate(out: Path, max_problems: int = 50) -> ValidationReport:
+    from datagen.io.shar import load_cuts
+
+    rep = ValidationReport()
+    shar = out / "shar"
+    if not shar.is_dir() or not any(shar.iterdir()):
+        rep.problems.append(f"no Shar shards in {shar}")
+        return rep
+    seen: list[str] = []
+    try:
+        for cut in load_cuts(out):
+            rep.cuts += 1
+            seen.append(cut.id)
+            if len(rep.problems) < max_problems:
+                rep.problems += check_cut(cut)
+    except Exception as e:  # truncated tar, missing shard file, corrupt jsonl
+        rep.problems.append(f"corpus does not load after {rep.cuts} cuts: {type(e).__name__}: {e}")
+        return rep
+    rep.problems += _accounting(out, seen)
+    return rep

@@ -1,0 +1,142 @@
+"""The QC stage: drop dialogues whose speech is broken, trim what is kept.
+
+Runs between synthesis and composition. Every utterance gets the cheap
+signal checks, then its leading/trailing silence trimmed (so the gaps the
+timeline draws are the gaps a listener hears), then the duration limits on
+the trimmed audio. When the recipe asks for it, an ASR round trip checks
+that the audio says its text, and its word timestamps replace the
+backend's estimated ones.
+
+One bad utterance rejects its whole dialogue: a dialogue with a turn
+missing or mis-spoken teaches the wrong behaviour, and re-synthesis is the
+speech stage's job (it retries on the same signal checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections import Counter
+
+from datagen.config import QCConfig, Recipe
+from datagen.qc.signal import max_seconds_for, signal_problem
+from datagen.records import Dialogue, Utterance, VoicedDialogue
+from datagen.stages.base import Resources, Stage, StageOutput
+
+TRIM_PAD_S = 0.05  # margin kept around the speech: a cut right at the onset clips plosives
+
+_KEY = re.compile(r"^t(\d+)(?:p(\d+)|o(\d+))?$")
+
+
+class Rejected(Exception):
+    """Internal: one utterance (or the whole dialogue) failed a check."""
+
+    def __init__(self, reason: str, **detail: object):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def utterance_kind(dialogue: Dialogue, key: str) -> str:
+    """ "turn", "pause_part" or the overlay's kind, from the utterance key
+    ("t3", "t3p1", "t3o0"); unknown keys count as turns."""
+    m = _KEY.match(key)
+    if m is None:
+        return "turn"
+    if m.group(2) is not None:
+        return "pause_part"
+    if m.group(3) is not None:
+        turn, o = int(m.group(1)), int(m.group(3))
+        if turn < len(dialogue.turns) and o < len(dialogue.turns[turn].overlays):
+            return dialogue.turns[turn].overlays[o].kind
+        return "overlay"
+    return "turn"
+
+
+class QCStage(Stage):
+    name = "qc"
+
+    def __init__(self, recipe: Recipe):
+        super().__init__(recipe)
+        self.cfg: QCConfig = recipe.qc
+        self._transcriber = None  # built on first use; the model loads lazily inside it
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(num_cpus=1)
+
+    def process(self, batch: list[VoicedDialogue]) -> StageOutput:
+        out = StageOutput()
+        for vd in batch:
+            if not self.cfg.enabled:
+                out.items.append(vd)
+                continue
+            try:
+                out.items.append(self._check(vd, out.counters))
+            except Rejected as r:
+                out.reject(id=vd.dialogue.id, stage=self.name, reason=r.reason, detail=json.dumps(r.detail))
+            except Exception as e:  # a broken record must not take the shard down
+                detail = json.dumps({"error": f"{type(e).__name__}: {e}"})
+                out.reject(id=vd.dialogue.id, stage=self.name, reason="qc_error", detail=detail)
+        return out
+
+    def _check(self, vd: VoicedDialogue, counters: Counter) -> VoicedDialogue:
+        utts = {key: self._check_utterance(vd.dialogue, key, u, counters) for key, u in vd.utterances.items()}
+        total = sum(u.duration for u in utts.values())
+        if total > self.cfg.max_dialogue_s:
+            raise Rejected("too_long", key="dialogue", seconds=round(total, 2), max_s=self.cfg.max_dialogue_s)
+        if self.cfg.asr == "faster_whisper":
+            for key, u in utts.items():
+                if u.role in self.cfg.asr_roles:
+                    utts[key] = self._asr_check(key, u, counters)
+        return dataclasses.replace(vd, utterances=utts)
+
+    def _check_utterance(self, dialogue: Dialogue, key: str, u: Utterance, counters: Counter) -> Utterance:
+        counters["qc_checked_utterances"] += 1
+        cfg = self.cfg
+        # Length is judged after trimming: trailing silence is not the speaker's fault.
+        reason = signal_problem(u.audio, u.sample_rate, None, cfg.min_rms_db, cfg.max_clip_ratio)
+        if reason:
+            raise Rejected(reason, key=key, seconds=round(u.duration, 2))
+        trimmed = self._trim(key, u)
+        counters["qc_trimmed_seconds"] += u.duration - trimmed.duration
+        max_s = max_seconds_for(u.role, utterance_kind(dialogue, key), cfg)
+        if trimmed.duration > max_s:
+            raise Rejected("too_long", key=key, seconds=round(trimmed.duration, 2), max_s=max_s)
+        return trimmed
+
+    def _trim(self, key: str, u: Utterance) -> Utterance:
+        if self.cfg.trim == "none":
+            return u
+        from datagen.qc.vad import crop_utterance
+
+        if self.cfg.trim == "energy":
+            from datagen.audio import trim_silence
+
+            x, offset = trim_silence(u.audio, u.sample_rate, pad_s=TRIM_PAD_S)
+            return crop_utterance(u, offset, offset + len(x) / u.sample_rate)
+        from datagen.qc.vad import speech_spans
+
+        # speech_spans rather than vad_trim: "no speech at all" must become a reject.
+        spans = speech_spans(u.audio, u.sample_rate)
+        if not spans:
+            raise Rejected("no_speech", key=key, seconds=round(u.duration, 2))
+        return crop_utterance(u, spans[0][0] - TRIM_PAD_S, spans[-1][1] + TRIM_PAD_S)
+
+    def _asr_check(self, key: str, u: Utterance, counters: Counter) -> Utterance:
+        from datagen.qc.asr import Transcriber, asr_words, wer
+
+        if self._transcriber is None:
+            self._transcriber = Transcriber()
+        hyp, words = self._transcriber.transcribe(u.audio, u.sample_rate)
+        w = wer(u.text, hyp)
+        counters["asr_utterances"] += 1
+        counters["asr_seconds"] += u.duration
+        counters["asr_wer_sum"] += w
+        counters["asr_wer_count"] += 1
+        if w > self.cfg.max_wer:
+            raise Rejected("asr_wer", key=key, wer=round(w, 3), hypothesis=hyp)
+        if u.timing_source == "estimate" and words:
+            return dataclasses.replace(u, words=asr_words(u, words), timing_source="asr")
+        return u

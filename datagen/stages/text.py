@@ -1,0 +1,251 @@
+"""Text: dialogue plans -> dialogue scripts, written by the LLM backend.
+
+The LLM is asked in up to three rounds per batch (answers and dialogues;
+then related questions and distractors, which need the answer; then the
+answers to related questions), one `generate` call per round, so a batch
+backend (vLLM) sees whole batches. Events (pauses, backchannels, barge-ins,
+distractors) are decided here, with the behaviour each expects, from the
+dialogue's own seed. Output that does not parse rejects the dialogue with
+the raw text kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from datagen.backends.llm.base import LLMRequest
+from datagen.backends.llm.prompts import make_request, parse_response
+from datagen.backends.registry import make_llm
+from datagen.records import Dialogue, DialoguePlan, Overlay, Turn
+from datagen.sources.phrases import load_phrases
+from datagen.stages.base import Stage, StageOutput
+from datagen.text.normalize import normalize_for_tts
+from datagen.timeline.rng import rng_for, uniform
+
+LONG_TASKS = (
+    "backchannel",
+    "barge_in_user",
+    "barge_in_third_party",
+    "barge_in_related",
+    "distractor",
+    "no_interruption",
+)
+
+
+@dataclass
+class _Draft:
+    """A dialogue being written across rounds."""
+
+    plan: DialoguePlan
+    turns: list[Turn] = field(default_factory=list)
+    pending: dict[str, Any] = field(default_factory=dict)
+    error: tuple[str, str, str] | None = None  # reason, detail, raw
+
+
+class TextStage(Stage):
+    name = "text"
+
+    def __init__(self, recipe):
+        super().__init__(recipe)
+        self._llm = None
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            self._llm = make_llm(self.recipe.llm.backend, self.recipe.llm.options)
+        return self._llm
+
+    @property
+    def resources(self):
+        from datagen.stages.base import Resources
+
+        gpus = getattr(self.llm, "resources_gpus", None) if self.recipe.llm.backend == "vllm" else None
+        return Resources(num_cpus=1, num_gpus=float(gpus or 0))
+
+    # -- LLM round trips -------------------------------------------------------------
+    def _ask(self, drafts: list[_Draft], build, out: StageOutput) -> None:
+        """Send one round of requests (`build(draft)` -> request or None) and
+        hand each parsed value back to the draft's `pending` callback."""
+        reqs: list[tuple[_Draft, LLMRequest, Any]] = []
+        for d in drafts:
+            if d.error is None and (made := build(d)) is not None:
+                reqs.append((d, *made))
+        for i in range(0, len(reqs), self.recipe.llm.batch_size):
+            chunk = reqs[i : i + self.recipe.llm.batch_size]
+            responses = self.llm.generate([r for _, r, _ in chunk])
+            for (d, req, on_value), resp in zip(chunk, responses, strict=True):
+                out.counters["llm_requests"] += 1
+                out.counters["llm_prompt_tokens"] += resp.prompt_tokens
+                out.counters["llm_completion_tokens"] += resp.completion_tokens
+                if not resp.ok:
+                    d.error = ("llm_failed", f"{req.kind}: {resp.error}", resp.text[:2000])
+                    continue
+                value, err = parse_response(req.kind, resp.text, req.context)
+                if err:
+                    d.error = (f"llm_{err}", req.kind, resp.text[:2000])
+                else:
+                    on_value(value)
+
+    def process(self, batch: list[DialoguePlan]) -> StageOutput:
+        out = StageOutput()
+        drafts = [_Draft(p) for p in batch]
+        self._ask(drafts, self._first_request, out)
+        self._ask(drafts, self._second_request, out)
+        self._ask(drafts, self._third_request, out)
+        for d in drafts:
+            if d.error is None:
+                try:
+                    out.items.append(self._finish(d))
+                    out.counters["dialogues_written"] += 1
+                    continue
+                except ValueError as e:
+                    d.error = ("bad_dialogue", str(e), "")
+            reason, detail, raw = d.error
+            out.reject(d.plan.id, self.name, reason, detail, raw)
+        return out
+
+    # -- round 1: answers and whole dialogues ---------------------------------------------
+    def _first_request(self, d: _Draft):
+        p, rng = d.plan, rng_for(d.plan.seed, "text")
+        q = p.questions[0]
+        if p.task == "multi_turn":
+            ctx = {
+                "topic": q.topic,
+                "rounds": len(p.questions),
+                "questions": [{"question": x.text, "answer": x.answer} for x in p.questions],
+            }
+            return make_request(f"{p.id}/dialogue", "dialogue", ctx, p.seed), self._on_dialogue(d)
+        length = "long" if p.task in LONG_TASKS else ("short", "medium")[int(rng.integers(2))]
+        ctx = {"question": q.text, "answer": q.answer, "topic": q.topic, "length": length}
+        d.turns.append(Turn("user", normalize_for_tts(q.text)))
+        return make_request(f"{p.id}/qa_answer", "qa_answer", ctx, p.seed), self._on_answer(d, 1)
+
+    def _on_dialogue(self, d: _Draft):
+        def take(turns: list[tuple[str, str]]) -> None:
+            d.turns.extend(Turn(role, text) for role, text in turns)
+
+        return take
+
+    def _on_answer(self, d: _Draft, slot: int):
+        def take(text: str) -> None:
+            d.turns.insert(slot, Turn("assistant", text))
+
+        return take
+
+    # -- round 2: related questions (need the answer), distractors, follow-on answers ----
+    def _second_request(self, d: _Draft):
+        p, rng = d.plan, rng_for(d.plan.seed, "text2")
+        if p.task == "barge_in_related":
+            words = d.turns[1].text.split()
+            k = self._interrupt_word(len(words), rng)
+            d.pending["at_word"] = k
+            ctx = {
+                "question": p.questions[0].text,
+                "answer_so_far": " ".join(words[:k]),
+                "topic": p.questions[0].topic,
+            }
+            return make_request(
+                f"{p.id}/related_question", "related_question", ctx, p.seed
+            ), lambda text: d.pending.__setitem__("related", text)
+        if p.task == "distractor" and rng.random() < 0.5:
+            ctx = {"topic": p.questions[0].topic}
+            return make_request(
+                f"{p.id}/distractor", "distractor", ctx, p.seed
+            ), lambda text: d.pending.__setitem__("distractor", text)
+        if p.task != "multi_turn" and len(p.questions) > 1:
+            q = p.questions[1]
+            d.turns.append(Turn("user", normalize_for_tts(q.text)))
+            ctx = {"question": q.text, "answer": q.answer, "topic": q.topic, "length": "short"}
+            return make_request(f"{p.id}/qa_answer2", "qa_answer", ctx, p.seed + 1), self._on_answer(
+                d, len(d.turns)
+            )
+        return None
+
+    # -- round 3: the answer to a related question -------------------------------------
+    def _third_request(self, d: _Draft):
+        p = d.plan
+        if p.task != "barge_in_related":
+            return None
+        ctx = {
+            "question": d.pending["related"],
+            "previous_question": p.questions[0].text,
+            "previous_answer": d.turns[1].text,
+            "topic": p.questions[0].topic,
+            "length": "short",
+        }
+        return make_request(
+            f"{p.id}/followup_answer", "followup_answer", ctx, p.seed
+        ), lambda text: d.pending.__setitem__("followup", text)
+
+    # -- events -------------------------------------------------------------------------
+    def _interrupt_word(self, n_words: int, rng) -> int:
+        return max(1, int(round(n_words * uniform(rng, self.recipe.timeline.interrupt_at))))
+
+    def _pick(self, bank: str, rng, who: str | None = None) -> str:
+        phrases = load_phrases(bank, self.recipe.split, who)
+        return phrases[int(rng.integers(len(phrases)))].text
+
+    def _finish(self, d: _Draft) -> Dialogue:
+        p, cfg = d.plan, self.recipe.timeline
+        rng = rng_for(p.seed, "events")
+        turns = list(d.turns)
+        if not turns or any(not t.text.strip() for t in turns):
+            raise ValueError("empty turn text")
+        answer_idx = next(i for i, t in enumerate(turns) if t.role == "assistant")
+        n_words = len(turns[answer_idx].text.split())
+        overlays: list[Overlay] = []
+        task = p.task
+        if task == "backchannel":
+            lo, hi = cfg.backchannels_per_turn
+            count = int(rng.integers(lo, hi + 1))
+            for j in range(count):
+                at = int(n_words * (j + 0.5 + 0.3 * rng.uniform(-1, 1)) / (count + 0.5))
+                overlays.append(
+                    Overlay("backchannel", "user", self._pick("backchannels", rng), max(at, 1), "continue")
+                )
+        elif task in ("barge_in_user", "barge_in_third_party"):
+            role = "user" if task == "barge_in_user" else "third_party"
+            overlays.append(
+                Overlay(
+                    "barge_in",
+                    role,
+                    self._pick("interruptions", rng, role),
+                    self._interrupt_word(n_words, rng),
+                    "stop",
+                )
+            )
+        elif task == "barge_in_related":
+            role = "third_party" if rng.random() < cfg.related_by_third_party_prob else "user"
+            overlays.append(
+                Overlay("related_question", role, d.pending["related"], d.pending["at_word"], "stop")
+            )
+            turns.insert(answer_idx + 1, Turn("assistant", d.pending["followup"]))
+        elif task == "distractor":
+            text = d.pending.get("distractor") or self._pick("distractors", rng)
+            overlays.append(
+                Overlay("distractor", "third_party", text, self._interrupt_word(n_words, rng), "continue")
+            )
+        if overlays:
+            turns[answer_idx] = Turn("assistant", turns[answer_idx].text, overlays=tuple(overlays))
+        pause_prob = 1.0 if task == "pause" else cfg.pause.in_multi_turn_prob if task == "multi_turn" else 0.0
+        for i, t in enumerate(turns):
+            words = t.text.split()
+            if t.role == "user" and len(words) >= 4 and rng.random() < pause_prob:
+                turns[i] = Turn("user", t.text, pause_after_word=int(rng.integers(2, len(words) - 1)))
+                if task == "pause":
+                    break
+        if task == "pause" and not any(t.pause_after_word for t in turns):
+            raise ValueError("question too short for a pause (needs 4+ words)")
+        counts = Counter(t.role for t in turns)
+        if counts["user"] == 0 or counts["assistant"] == 0:
+            raise ValueError(f"dialogue needs user and assistant turns, got {dict(counts)}")
+        return Dialogue(
+            id=p.id,
+            task=task,
+            turns=tuple(turns),
+            seed=p.seed,
+            question_ids=tuple(q.id for q in p.questions),
+            meta={"topic": p.questions[0].topic, "questions": [q.text for q in p.questions]},
+        )

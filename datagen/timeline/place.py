@@ -1,0 +1,263 @@
+"""Place a voiced dialogue's utterances on a two-channel timeline.
+
+Pure: utterance durations, word timings, the recipe's timeline settings and
+a seeded generator in; placements, supervision segments, events and the
+assistant's speaking spans out. Every time the label track depends on is
+snapped to the block grid here, so the audio is built to agree with the
+labels rather than labels fitted to audio afterwards.
+
+Conventions (docs/labels.md): the assistant decides to speak in block b
+(time b*block_s) and its audio starts synth_delay_s later; it decides to stop
+in block s and its audio ends at s*block_s (cut there, with a short fade,
+when interrupted; at its natural end otherwise, s = the block holding it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from datagen.config import TimelineConfig
+from datagen.records import Event, Segment, Utterance, VoicedDialogue
+from datagen.timeline.rng import uniform
+
+EPS = 1e-9
+ENV, ASSISTANT = 0, 1
+
+
+class PlacementError(ValueError):
+    """The dialogue cannot be laid out as asked; `reason` goes to rejects."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class Placement:
+    key: str  # utterance key in VoicedDialogue.utterances
+    channel: int
+    start: float
+    gain_db: float = 0.0
+    keep_s: float | None = None  # play only this much (interrupted assistant turn)
+
+
+@dataclass(frozen=True)
+class Span:
+    """One assistant turn as the label track sees it."""
+
+    turn: int
+    text: str
+    decide_block: int
+    stop_block: int
+    audio_start: float
+    audio_end: float
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class Timeline:
+    placements: tuple[Placement, ...]
+    segments: tuple[Segment, ...]
+    events: tuple[Event, ...]
+    spans: tuple[Span, ...]
+    duration: float
+
+
+def _ceil_block(t: float, block: float) -> int:
+    return math.ceil(t / block - EPS)
+
+
+def assistant_gap(rng: np.random.Generator, cfg: TimelineConfig) -> float:
+    g = cfg.gap
+    gap = float(np.clip(g.median_s * math.exp(g.sigma * rng.standard_normal()), g.min_s, g.max_s))
+    return max(gap, cfg.synth_delay_s + cfg.block_s)
+
+
+def user_gap(rng: np.random.Generator, cfg: TimelineConfig) -> float:
+    g = cfg.user_gap
+    return float(np.clip(g.mean_s + g.sd_s * rng.standard_normal(), g.min_s, g.max_s))
+
+
+def _word_time(utt: Utterance, index: int) -> float:
+    if utt.words:
+        return utt.words[min(max(index, 0), len(utt.words) - 1)].start
+    n = max(len(utt.text.split()), 1)
+    return utt.duration * min(max(index, 0), n - 1) / n
+
+
+def spoken_prefix(utt: Utterance, keep_s: float) -> str:
+    """The words whose middle was heard before the audio stopped."""
+    if utt.words:
+        return " ".join(w.text for w in utt.words if (w.start + w.end) / 2 <= keep_s)
+    words = utt.text.split()
+    return " ".join(words[: int(len(words) * keep_s / max(utt.duration, EPS))])
+
+
+class _Layout:
+    """Mutable state while laying out one dialogue (kept out of the records)."""
+
+    def __init__(self, vd: VoicedDialogue, cfg: TimelineConfig, rng: np.random.Generator):
+        self.vd, self.cfg, self.rng = vd, cfg, rng
+        self.placements: list[Placement] = []
+        self.segments: list[Segment] = []
+        self.events: list[Event] = []
+        self.spans: list[Span] = []
+        self.env_end = uniform(rng, cfg.lead_in_s)  # end of the last speech on channel 0
+        self.floor_free = self.env_end  # when nobody holds the floor any more
+        self.last_assistant: Span | None = None
+
+    def utt(self, key: str) -> Utterance:
+        try:
+            return self.vd.utterances[key]
+        except KeyError:
+            raise PlacementError("missing_utterance", key) from None
+
+    def put(
+        self,
+        key: str,
+        channel: int,
+        start: float,
+        turn: int,
+        kind: str,
+        expect: str = "",
+        gain_db: float = 0.0,
+        keep_s: float | None = None,
+        spoken: str = "",
+    ) -> float:
+        u = self.utt(key)
+        end = start + (u.duration if keep_s is None else keep_s)
+        self.placements.append(Placement(key, channel, start, gain_db, keep_s))
+        self.segments.append(
+            Segment(
+                id=f"{self.vd.dialogue.id}-{key}",
+                start=start,
+                end=end,
+                channel=channel,
+                role=u.role,
+                speaker=u.speaker,
+                text=u.text,
+                kind=kind,
+                expect=expect,
+                spoken_text=spoken,
+                turn=turn,
+            )
+        )
+        return end
+
+    # -- user / third-party turns -------------------------------------------------
+    def env_turn(self, i: int) -> None:
+        turn = self.vd.dialogue.turns[i]
+        prev = self.last_assistant
+        if prev is None:
+            start = self.env_end
+        elif prev.interrupted:
+            start = max(self.floor_free, self.env_end) + max(user_gap(self.rng, self.cfg), self.cfg.gap.min_s)
+        else:
+            start = max(prev.audio_end + user_gap(self.rng, self.cfg), self.env_end + self.cfg.gap.min_s)
+        key = f"t{i}"
+        if turn.pause_after_word is not None:
+            end0 = self.put(key, ENV, start, i, "pause_part")
+            pause = uniform(self.rng, (self.cfg.pause.min_s, self.cfg.pause.max_s))
+            self.events.append(
+                Event("pause", end0, turn.role, "listen", {"duration": round(pause, 4), "turn": i})
+            )
+            end = self.put(f"{key}p1", ENV, end0 + pause, i, "pause_part")
+        else:
+            end = self.put(key, ENV, start, i, "turn")
+        self.env_end = max(self.env_end, end)
+        self.floor_free = max(self.floor_free, end)
+
+    # -- assistant turns ------------------------------------------------------------
+    def assistant_turn(self, i: int) -> None:
+        cfg, block = self.cfg, self.cfg.block_s
+        turn = self.vd.dialogue.turns[i]
+        u = self.utt(f"t{i}")
+        heard = self.env_end
+        gap = assistant_gap(self.rng, cfg)
+        decide = max(_ceil_block(heard, block), _ceil_block(heard + gap - cfg.synth_delay_s, block))
+        if self.last_assistant is not None:
+            decide = max(decide, self.last_assistant.stop_block + 1)
+        audio_start = decide * block + cfg.synth_delay_s
+        natural_end = audio_start + u.duration
+        stop_block = int(natural_end / block + EPS)  # the block holding the last sample
+        audio_end, interrupted, keep = natural_end, False, None
+        self.events.append(Event("turn_shift", decide * block, "assistant", "speak", {"turn": i}))
+
+        busy_until = audio_start + 0.3
+        for j, ov in enumerate(turn.overlays):
+            ou = self.utt(f"t{i}o{j}")
+            want = audio_start + _word_time(u, ov.at_word) + uniform(self.rng, (-0.1, 0.2))
+            if ov.expect == "stop":
+                heard_s = (
+                    ou.duration if ov.kind == "related_question" else min(ou.duration, cfg.barge_in_heard_s)
+                )
+                latest = natural_end - 0.4 - heard_s - cfg.reaction_s  # must cut real speech
+                o_start = min(max(want, busy_until), latest)
+                if o_start < audio_start + 0.3:
+                    raise PlacementError("answer_too_short", f"turn {i} cannot hold a {ov.kind}")
+                stop_block = _ceil_block(o_start + heard_s + cfg.reaction_s, block)
+                audio_end = stop_block * block
+                keep = audio_end - audio_start
+                interrupted = True
+            else:
+                latest = natural_end - ou.duration - 0.2  # a keep-talking cue ends while it talks
+                o_start = min(max(want, busy_until), latest)
+                if o_start < busy_until - EPS:
+                    raise PlacementError("no_room_for_overlay", f"turn {i} overlay {j} ({ov.kind})")
+            gain = uniform(self.rng, cfg.interrupter_gain_db)
+            o_end = self.put(f"t{i}o{j}", ENV, o_start, i, ov.kind, ov.expect, gain_db=gain)
+            detail = {"turn": i, "text": ov.text, "gain_db": round(gain, 2), "end": round(o_end, 4)}
+            self.events.append(Event(ov.kind, o_start, ov.role, ov.expect, detail))
+            self.env_end = max(self.env_end, o_end)
+            busy_until = o_end + 0.5
+            if ov.expect == "stop":
+                break
+
+        spoken = spoken_prefix(u, keep) if interrupted else ""
+        self.put(
+            f"t{i}",
+            ASSISTANT,
+            audio_start,
+            i,
+            "turn",
+            "stop" if interrupted else "finish",
+            keep_s=keep,
+            spoken=spoken,
+        )
+        self.events.append(
+            Event(
+                "stop" if interrupted else "finish",
+                stop_block * block if interrupted else natural_end,
+                "assistant",
+                "listen",
+                {"turn": i},
+            )
+        )
+        span = Span(i, turn.text, decide, stop_block, audio_start, audio_end, interrupted)
+        self.spans.append(span)
+        self.last_assistant = span
+        self.floor_free = max(self.floor_free, audio_end, self.env_end)
+
+
+def place(vd: VoicedDialogue, cfg: TimelineConfig, rng: np.random.Generator) -> Timeline:
+    lay = _Layout(vd, cfg, rng)
+    for i, turn in enumerate(vd.dialogue.turns):
+        if turn.role == "assistant":
+            lay.assistant_turn(i)
+        else:
+            lay.env_turn(i)
+    end = max([s.end for s in lay.segments] + [lay.floor_free])
+    duration = _ceil_block(end + uniform(rng, cfg.tail_s), cfg.block_s) * cfg.block_s
+    if duration > cfg.max_dialogue_s:
+        raise PlacementError("dialogue_too_long", f"{duration:.1f}s > {cfg.max_dialogue_s}s")
+    order = sorted(range(len(lay.segments)), key=lambda k: (lay.segments[k].start, lay.segments[k].channel))
+    return Timeline(
+        placements=tuple(lay.placements[k] for k in order),
+        segments=tuple(lay.segments[k] for k in order),
+        events=tuple(sorted(lay.events, key=lambda e: e.time)),
+        spans=tuple(lay.spans),
+        duration=round(duration, 6),
+    )

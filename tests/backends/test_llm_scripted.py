@@ -1,0 +1,186 @@
+"""The offline scripted "LLM": deterministic, varied, and parseable by the shared parser."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+
+import pytest
+
+from datagen.backends.llm.prompts import KINDS, LENGTH_WORDS, make_request, parse_response
+from datagen.backends.llm.scripted import ScriptedLLM, core_sentence
+from datagen.backends.registry import make_llm
+from datagen.text.normalize import normalize_for_tts
+
+QUESTIONS = [
+    ("What is the capital of France?", "Paris", "geography"),
+    ("who wrote the song hey jude", "Paul McCartney", "music"),
+    ("when was the eiffel tower built", "1889", "architecture"),
+    ("where was albert einstein born", "Ulm", "science"),
+    ("how many players are there on a soccer team", "eleven", "sports"),
+    ("which planet is the largest", "Jupiter", "astronomy"),
+    ("who played the joker in the dark knight released in 2008", "Heath Ledger", "film"),
+    ("why is the sky blue", "", "physics"),
+]
+ANSWER_SO_FAR = "The Eiffel Tower was finished for the World's Fair by Gustave Eiffel's engineering company"
+
+
+def _ctx(kind: str, i: int = 0, length: str = "medium") -> dict:
+    q, a, topic = QUESTIONS[i % len(QUESTIONS)]
+    return {
+        "qa_answer": {"question": q, "answer": a, "topic": topic, "length": length},
+        "dialogue": {"topic": topic, "questions": [{"question": x, "answer": y} for x, y, _ in QUESTIONS[:3]],
+                     "rounds": 3},
+        "related_question": {"question": q, "answer_so_far": ANSWER_SO_FAR, "topic": topic},
+        "followup_answer": {"question": "Wait, who was Gustave Eiffel?", "previous_question": q,
+                            "previous_answer": ANSWER_SO_FAR, "topic": topic, "length": length},
+        "distractor": {"topic": topic},
+    }[kind]  # fmt: skip
+
+
+def _gen(kind: str, ctx: dict, seed: int):
+    req = make_request(f"{kind}-{seed}", kind, ctx, seed=seed)
+    resp = ScriptedLLM().generate([req])[0]
+    return resp, parse_response(kind, resp.text, ctx)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_parses_through_the_shared_parser(kind):
+    for seed in range(40):
+        resp, (value, error) = _gen(kind, _ctx(kind, seed), seed)
+        assert resp.ok and error == "", (resp.text, error)
+        assert value
+        json.loads(resp.text)  # the same JSON a real LLM is asked for, not pre-parsed values
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deterministic_per_seed(kind):
+    a = [_gen(kind, _ctx(kind, 1), s)[0].text for s in range(10)]
+    b = [_gen(kind, _ctx(kind, 1), s)[0].text for s in range(10)]
+    assert a == b
+    assert len(set(a)) >= 5  # and the seed matters
+
+
+def test_global_random_state_is_untouched():
+    random.seed(123)
+    state = random.getstate()
+    ScriptedLLM().generate([make_request("x", k, _ctx(k), seed=5) for k in KINDS])
+    assert random.getstate() == state
+
+
+def test_answers_are_varied():
+    ctx = _ctx("qa_answer", 0)
+    answers = [_gen("qa_answer", ctx, s)[1][0] for s in range(50)]
+    assert len(set(answers)) == 50
+    assert len({" ".join(a.split()[:2]) for a in answers}) >= 12  # distinct openings
+    assert all("Paris" in a for a in answers)  # built around the gold answer
+
+
+def test_related_questions_and_distractors_are_varied():
+    related = {_gen("related_question", _ctx("related_question"), s)[1][0] for s in range(50)}
+    assert len(related) >= 25
+    distractors = {_gen("distractor", _ctx("distractor"), s)[1][0] for s in range(50)}
+    assert len(distractors) >= 25
+
+
+@pytest.mark.parametrize("length", list(LENGTH_WORDS))
+def test_answer_lengths_follow_context_length(length):
+    lo, hi = LENGTH_WORDS[length]
+    counts = []
+    for seed in range(20):
+        for i in range(len(QUESTIONS)):
+            value, error = _gen("qa_answer", _ctx("qa_answer", i, length), seed)[1]
+            assert error == ""
+            counts.append(len(value.split()))
+    assert lo <= min(counts) and max(counts) <= hi, (min(counts), max(counts))
+
+
+def test_followup_answers_are_short_by_default():
+    ctx = _ctx("followup_answer")
+    del ctx["length"]
+    lo, hi = LENGTH_WORDS["short"]
+    for seed in range(20):
+        value, error = _gen("followup_answer", ctx, seed)[1]
+        assert error == "" and lo <= len(value.split()) <= hi
+
+
+@pytest.mark.parametrize("rounds", [1, 2, 3, 5])
+def test_dialogue_turns_chain_the_questions(rounds):
+    qs = [{"question": q, "answer": a} for q, a, _ in QUESTIONS[:3]]
+    ctx = {"topic": "trivia", "questions": qs, "rounds": rounds}
+    for seed in range(10):
+        turns, error = _gen("dialogue", ctx, seed)[1]
+        assert error == ""
+        assert [r for r, _ in turns] == ["user", "assistant"] * rounds
+        for (_, text), q in zip(turns[::2], qs, strict=False):
+            assert q["question"].lower().rstrip("?") in text.lower()
+        for (_, text), q in zip(turns[1::2], qs, strict=False):
+            assert normalize_for_tts(q["answer"]) in text  # spoken form: "1889" -> "eighteen eighty-nine"
+
+
+def test_dialogue_uses_conversational_lead_ins():
+    ctx = _ctx("dialogue")
+    later = {_gen("dialogue", ctx, s)[1][0][2][1].split()[0] for s in range(30)}
+    assert len(later) >= 5  # "And", "Okay,", "Oh,", "Thanks." ...
+
+
+def test_related_question_is_about_what_was_just_said():
+    said = {w.lower().removesuffix("'s") for w in ANSWER_SO_FAR.split()}
+    for seed in range(30):
+        q = _gen("related_question", _ctx("related_question"), seed)[1][0]
+        assert q.endswith("?") and any(
+            w.strip("?,.").lower() in said for w in q.split() if len(w.strip("?,.")) >= 4
+        )
+
+
+def test_distractor_stays_off_topic():
+    ctx = {"topic": "dinner recipes"}
+    for seed in range(60):
+        text = _gen("distractor", ctx, seed)[1][0].lower()
+        assert "dinner" not in text
+
+
+@pytest.mark.parametrize(
+    "question,answer,expected",
+    [
+        ("What is the capital of France?", "Paris", "The capital of France is Paris."),
+        ("who wrote hey jude", "Paul McCartney", "Paul McCartney wrote hey jude."),
+        ("when was the eiffel tower built", "1889", "The eiffel tower was built in 1889."),
+        ("where was albert einstein born", "Ulm", "Albert einstein was born in Ulm."),
+        (
+            "how many players are there on a soccer team",
+            "eleven",
+            "There are eleven players on a soccer team.",
+        ),
+        ("which planet is the largest", "Jupiter", "The planet you're after is Jupiter."),
+    ],
+)
+def test_core_sentence_patterns(question, answer, expected):
+    assert core_sentence(question, answer, random.Random(0)) == expected
+
+
+def test_core_sentence_fallback_still_contains_the_answer():
+    outs = {core_sentence("name a famous painter", "Monet", random.Random(s)) for s in range(20)}
+    assert len(outs) >= 3 and all("Monet" in o for o in outs)
+
+
+def test_token_counts_and_failures_are_per_request():
+    good = make_request("ok", "qa_answer", _ctx("qa_answer"), seed=1)
+    bad_ctx = make_request("bad", "dialogue", _ctx("dialogue"), seed=1)
+    bad_ctx = type(bad_ctx)(**{**bad_ctx.__dict__, "context": {"rounds": "three"}})
+    unknown = type(good)(**{**good.__dict__, "id": "unk", "kind": "poem"})
+    out = ScriptedLLM().generate([good, bad_ctx, unknown])
+    assert [r.id for r in out] == ["ok", "bad", "unk"]
+    assert out[0].ok and out[0].completion_tokens == len(json.loads(out[0].text)["answer"].split())
+    assert out[0].prompt_tokens > 20
+    assert not out[1].ok and out[1].error.startswith("bad_context")
+    assert not out[2].ok and out[2].error.startswith("unknown_kind")
+
+
+def test_registry_and_pickle():
+    llm = make_llm("scripted")
+    assert isinstance(llm, ScriptedLLM)
+    clone = pickle.loads(pickle.dumps(llm))
+    req = make_request("x", "qa_answer", _ctx("qa_answer"), seed=3)
+    assert clone.generate([req]) == llm.generate([req])

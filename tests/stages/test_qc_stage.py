@@ -1,0 +1,175 @@
+"""The QC stage keeps good dialogues (trimmed) and rejects bad ones with a reason."""
+
+import dataclasses
+import io
+import json
+import pickle
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from datagen.audio import estimate_word_times, resample
+from datagen.config import QCConfig, Recipe
+from datagen.records import Dialogue, Overlay, Turn, Utterance, VoicedDialogue
+from datagen.stages.qc import QCStage, utterance_kind
+
+SR = 16000
+QUESTION = "Who wrote the novel Pride and Prejudice?"
+ANSWER = "Jane Austen wrote it, and it was published in eighteen thirteen."
+PAD = 1.0  # silence each side of every utterance
+
+
+def espeak(text: str) -> np.ndarray:
+    wav = subprocess.run(["/usr/bin/espeak-ng", "--stdout", text], capture_output=True, check=True).stdout
+    x, native = sf.read(io.BytesIO(wav), dtype="float32")
+    x = resample(x, native, SR)
+    loud = np.flatnonzero(np.abs(x) > 0.01)  # drop espeak's own lead-in/out silence
+    return x[loud[0] : loud[-1] + 1]
+
+
+@pytest.fixture(scope="module")
+def voices():
+    return {t: espeak(t) for t in (QUESTION, ANSWER)}
+
+
+def utt(key, role, text, audio, timing="estimate"):
+    padded = np.concatenate([np.zeros(int(PAD * SR), np.float32), audio, np.zeros(int(PAD * SR), np.float32)])
+    words = estimate_word_times(text.split(), PAD, PAD + len(audio) / SR)
+    return Utterance(key, text, "spk", role, padded, SR, words=words, timing_source=timing)
+
+
+def dialogue(voices, id="d0", answer_audio=None, answer_text=ANSWER, timing="estimate"):
+    d = Dialogue(id=id, task="qa", turns=(Turn("user", QUESTION), Turn("assistant", answer_text)), seed=0)
+    a = voices[ANSWER] if answer_audio is None else answer_audio
+    return VoicedDialogue(
+        d,
+        {
+            "t0": utt("t0", "user", QUESTION, voices[QUESTION]),
+            "t1": utt("t1", "assistant", answer_text, a, timing),
+        },
+    )
+
+
+def stage(**qc):
+    return QCStage(Recipe.model_construct(name="t", qc=QCConfig(**qc)))
+
+
+def test_a_good_dialogue_is_kept_and_trimmed(voices):
+    vd = dialogue(voices)
+    out = stage(trim="energy").process([vd])
+    assert out.rejects == [] and len(out.items) == 1
+    kept = out.items[0]
+    assert kept.dialogue is vd.dialogue
+    for key in ("t0", "t1"):
+        before, after = vd.utterances[key], kept.utterances[key]
+        assert before.duration - after.duration == pytest.approx(2 * PAD - 0.1, abs=0.1)
+        assert after.words[0].start == pytest.approx(before.words[0].start - (PAD - 0.05), abs=0.05)
+        assert after.timing_source == "estimate"  # no ASR asked for
+    assert out.counters["qc_checked_utterances"] == 2
+    assert out.counters["qc_trimmed_seconds"] == pytest.approx(4 * PAD - 0.2, abs=0.2)
+    assert out.counters["asr_utterances"] == 0
+
+
+def test_silero_trim_and_no_trim(voices):
+    vd = dialogue(voices)
+    silero = stage(trim="silero").process([vd]).items[0]
+    assert silero.utterances["t1"].duration < vd.utterances["t1"].duration - 1.5
+    untouched = stage(trim="none").process([vd]).items[0]
+    assert untouched.utterances["t1"].duration == vd.utterances["t1"].duration
+
+
+def test_noise_is_not_speech_to_silero(voices):
+    noise = (0.1 * np.random.default_rng(0).standard_normal(3 * SR)).astype(np.float32)
+    out = stage(trim="silero").process([dialogue(voices, answer_audio=noise)])
+    assert [(r.reason, json.loads(r.detail)["key"]) for r in out.rejects] == [("no_speech", "t1")]
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda a: a * np.float32(np.nan), "nan_audio"),
+        (lambda a: np.zeros_like(a), "silent"),
+        (lambda a: np.sign(a + 1e-3).astype(np.float32), "clipped"),
+        (lambda a: a[:0], "zero_length"),
+    ],
+)
+def test_one_broken_utterance_rejects_the_dialogue(voices, make, reason):
+    bad = dialogue(voices, id="bad")
+    t1 = bad.utterances["t1"]
+    bad.utterances["t1"] = dataclasses.replace(t1, audio=make(t1.audio))
+    good = dialogue(voices, id="good")
+    out = stage().process([bad, good])
+    assert [vd.dialogue.id for vd in out.items] == ["good"]
+    (r,) = out.rejects
+    assert (r.id, r.stage, r.reason) == ("bad", "qc", reason)
+    assert json.loads(r.detail)["key"] == "t1"
+    assert out.counters[f"dropped_{reason}"] == 1
+
+
+def test_duration_limits_apply_to_trimmed_audio(voices):
+    vd = dialogue(voices)
+    answer_s = len(voices[ANSWER]) / SR
+    limit = answer_s + 0.5  # longer than the speech, shorter than speech + padding
+    assert stage(trim="energy", max_answer_s=limit).process([vd]).rejects == []
+    (r,) = stage(trim="none", max_answer_s=limit).process([vd]).rejects
+    assert r.reason == "too_long" and json.loads(r.detail)["key"] == "t1"
+    (r,) = stage(max_question_s=1.0).process([vd]).rejects
+    assert r.reason == "too_long" and json.loads(r.detail)["key"] == "t0"
+    (r,) = stage(max_dialogue_s=3.0).process([vd]).rejects
+    assert r.reason == "too_long" and json.loads(r.detail)["key"] == "dialogue"
+
+
+def test_asr_keeps_matching_speech_and_takes_its_timings(voices):
+    out = stage(asr="faster_whisper").process([dialogue(voices)])
+    assert out.rejects == []
+    kept = out.items[0]
+    assert kept.utterances["t1"].timing_source == "asr"
+    assert kept.utterances["t0"].timing_source == "estimate"  # user is not in asr_roles
+    assert out.counters["asr_utterances"] == 1 and out.counters["asr_wer_count"] == 1
+    assert out.counters["asr_wer_sum"] <= 0.2
+    words = kept.utterances["t1"].words
+    assert all(0.0 <= w.start <= w.end <= kept.utterances["t1"].duration + 0.05 for w in words)
+
+
+def test_asr_rejects_speech_that_does_not_say_its_text(voices):
+    wrong = "The weather in Tokyo is sunny and warm today."
+    out = stage(asr="faster_whisper").process([dialogue(voices, answer_text=wrong)])
+    (r,) = out.rejects
+    assert r.reason == "asr_wer"
+    detail = json.loads(r.detail)
+    assert detail["key"] == "t1" and detail["wer"] > 0.5 and "wrote it" in detail["hypothesis"]
+    assert out.counters["asr_wer_sum"] > 0.5
+
+
+def test_aligned_timings_are_kept(voices):
+    out = stage(asr="faster_whisper", asr_roles=["assistant"]).process([dialogue(voices, timing="aligner")])
+    assert out.items[0].utterances["t1"].timing_source == "aligner"
+
+
+def test_disabled_passes_everything_and_errors_become_rejects(voices):
+    bad = dialogue(voices, answer_audio=np.array(["x"] * 100, dtype=object))
+    assert stage(enabled=False).process([bad]).items == [bad]
+    out = stage().process([bad])
+    assert out.items == [] and out.rejects[0].reason == "qc_error"
+
+
+def test_resources_pickle_and_kinds(voices):
+    s = stage(asr="faster_whisper")
+    s.process([dialogue(voices)])
+    assert s.resources.num_cpus == 1
+    assert pickle.loads(pickle.dumps(s)).cfg.asr == "faster_whisper"
+    d = Dialogue(
+        "d",
+        "backchannel",
+        (Turn("assistant", "x", overlays=(Overlay("backchannel", "user", "mm", 0, "continue"),)),),
+        0,
+    )
+    assert [utterance_kind(d, k) for k in ("t0", "t0p1", "t0o0", "t0o5", "x")] == [
+        "turn",
+        "pause_part",
+        "backchannel",
+        "overlay",
+        "turn",
+    ]
