@@ -256,9 +256,17 @@ def _format_errors(e: ValidationError) -> str:
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge `over` into `base`. A block that switches `backend` does not
+    inherit the old backend's `options` (they would be unknown keys)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        old = out.get(k)
+        if isinstance(v, dict) and isinstance(old, dict):
+            if "backend" in v and v["backend"] != old.get("backend"):
+                old = {kk: vv for kk, vv in old.items() if kk != "options"}
+            out[k] = _deep_merge(old, v)
+        else:
+            out[k] = v
     return out
 
 

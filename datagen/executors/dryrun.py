@@ -25,8 +25,13 @@ PER_TASK = {
 }
 
 
+def _source(q) -> str:
+    where = {"bundled": "bundled set", "local": q.path, "hf": f"{q.dataset}[{q.config or ''}:{q.split}]"}
+    return f"{q.source} {where[q.source]}" + (f" (limit {q.limit})" if q.limit else "")
+
+
 def describe(recipe: Recipe) -> str:
-    from datagen.backends.registry import tts_class
+    from datagen.backends.registry import llm_class, tts_class
     from datagen.executors.ray_exec import stage_groups
     from datagen.stages import build_stages
 
@@ -39,9 +44,7 @@ def describe(recipe: Recipe) -> str:
         llm, tts, secs = llm + n * r, tts + n * t * scale, secs + n * s * scale
     lines = [
         f"recipe {recipe.name}: {recipe.dialogues} dialogues, seed {recipe.seed}, split {recipe.split}",
-        f"questions: {recipe.questions.source} "
-        + (recipe.questions.dataset or recipe.questions.path or "")
-        + (f" (+{len(recipe.questions.sources)} sources)" if recipe.questions.sources else ""),
+        "questions: " + ", ".join(_source(q) for q in (recipe.questions.sources or [recipe.questions])),
         "tasks:",
     ]
     lines += [f"  {t:<22} {n:>8}" for t, n in counts.items()]
@@ -63,7 +66,14 @@ def describe(recipe: Recipe) -> str:
             for lo, hi, c, g in stage_groups(recipe)
         )
     )
-    extras = sorted({tts_class(v.backend).extra for v in recipe.tts.voices.values()} - {""})
+    extras = {tts_class(v.backend).extra for v in recipe.tts.voices.values()} | {
+        llm_class(recipe.llm.backend).extra
+    }
+    extras |= {"qc"} if recipe.qc.asr != "none" or recipe.qc.trim == "silero" else set()
+    extras |= (
+        {"hf"} if any(q.source == "hf" for q in recipe.questions.sources or [recipe.questions]) else set()
+    )
+    extras = sorted(extras - {""})
     lines += [
         f"requests: ~{llm:,.0f} LLM, ~{tts:,.0f} TTS utterances",
         f"audio: ~{secs / 3600:,.2f} hours expected (estimate)",

@@ -88,9 +88,11 @@ def iter_ray(
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
     ds = ray.data.from_items(rows, override_num_blocks=max(len(rows), 1))
     groups = stage_groups(recipe)
+    cluster_gpus = ray.cluster_resources().get("GPU", 0)
     for n, (lo, hi, cpus, gpus) in enumerate(groups):
         last = n == len(groups) - 1
-        pool = workers if gpus == 0 else max(1, int(workers))
+        # CPU pools grow to `workers` actors; a GPU pool to as many as the cluster's GPUs hold.
+        pool = workers if gpus == 0 else max(1, int(cluster_gpus // gpus))
         ds = ds.map_batches(
             _StageGroup,
             fn_constructor_args=(recipe, lo, hi, str(paths.out), last),

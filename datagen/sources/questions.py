@@ -65,12 +65,14 @@ def load_questions(cfg: QuestionsConfig) -> tuple[list[Question], list[Reject]]:
     rejected as duplicate_question; a colliding id is prefixed with its
     source's label. `limit` caps the total kept.
     """
-    parts = [(sub, *_load_one(sub)) for sub in cfg.sources] if cfg.sources else [(cfg, *_load_one(cfg))]
     questions: list[Question] = []
     rejects: list[Reject] = []
     ids: set[str] = set()
     texts: dict[str, str] = {}
-    for sub, qs, rs in parts:
+    for sub in cfg.sources or [cfg]:
+        if cfg.limit is not None and len(questions) >= cfg.limit:
+            break  # later sources are not read at all, so their rows are neither kept nor rejected
+        qs, rs = _load_one(sub)
         rejects.extend(rs)
         label = source_label(sub)
         for q in qs:

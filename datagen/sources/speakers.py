@@ -44,23 +44,34 @@ def narrow(speakers: list[Speaker], wanted: list[str]) -> list[Speaker]:
     return [s for s in speakers if s.id in keep]
 
 
+def base_voice(speaker: Speaker) -> str:
+    """The timbre a speaker is a variant of; pitch/rate siblings share it."""
+    return str(speaker.params.get("base", speaker.id))
+
+
 def split_pool(speakers: list[Speaker], split: Split) -> list[Speaker]:
     """The train (~80%) or eval (~20%) half of a pool, disjoint and deterministic.
 
-    With two or more speakers neither half is left empty: if hashing put
-    everyone on one side, the speaker with the most extreme bucket moves over.
+    Speakers are split by base voice when the pool has several (a LibriHeavy
+    reader with several prompts, or an espeak voice with pitch/rate siblings,
+    never lands on both sides); a pool of one base voice (Piper's prosody
+    variants) is split by id. Neither half is left empty: if hashing put every
+    key on one side, the key with the most extreme bucket moves over.
     """
     if split not in ("train", "eval"):
         raise ValueError(f"split must be 'train' or 'eval', got {split!r}")
     if len(speakers) <= 1:
         return list(speakers)
-    is_eval = {s.id: _bucket(s.id) < EVAL_PERCENT for s in speakers}
+    by_base = len({base_voice(s) for s in speakers}) >= 2
+    key = base_voice if by_base else (lambda s: s.id)
+    keys = sorted({key(s) for s in speakers})
+    is_eval = {k: _bucket(k) < EVAL_PERCENT for k in keys}
     if all(is_eval.values()):
-        is_eval[max(speakers, key=lambda s: (_bucket(s.id), s.id)).id] = False
+        is_eval[max(keys, key=lambda k: (_bucket(k), k))] = False
     elif not any(is_eval.values()):
-        is_eval[min(speakers, key=lambda s: (_bucket(s.id), s.id)).id] = True
+        is_eval[min(keys, key=lambda k: (_bucket(k), k))] = True
     want_eval = split == "eval"
-    return [s for s in speakers if is_eval[s.id] == want_eval]
+    return [s for s in speakers if is_eval[key(s)] == want_eval]
 
 
 def build_pool(voice_cfg: VoiceConfig, split: Split) -> list[Speaker]:
@@ -72,11 +83,6 @@ def build_pool(voice_cfg: VoiceConfig, split: Split) -> list[Speaker]:
     if not speakers:
         raise ValueError(f"backend {voice_cfg.backend!r} offers no speakers")
     return split_pool(speakers, split)
-
-
-def base_voice(speaker: Speaker) -> str:
-    """The timbre a speaker is a variant of; pitch/rate siblings share it."""
-    return str(speaker.params.get("base", speaker.id))
 
 
 def assign_speakers(pools: dict[str, list[Speaker]], seed: int) -> dict[str, Speaker]:

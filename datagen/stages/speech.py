@@ -63,10 +63,8 @@ class SpeechStage(Stage):
 
     @property
     def resources(self) -> Resources:
-        from datagen.backends.registry import tts_class
-
-        gpus = max(getattr(tts_class(v.backend), "num_gpus", 0.0) for v in self.recipe.tts.voices.values())
-        return Resources(num_cpus=1, num_gpus=gpus)
+        gpus = max(self.backend(v.backend).resources_gpus for v in self.recipe.tts.voices.values())
+        return Resources(num_cpus=1, num_gpus=float(gpus))
 
     def backend(self, name: str):
         voice = next(v for v in self.recipe.tts.voices.values() if v.backend == name)

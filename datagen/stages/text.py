@@ -61,8 +61,7 @@ class TextStage(Stage):
     def resources(self):
         from datagen.stages.base import Resources
 
-        gpus = getattr(self.llm, "resources_gpus", None) if self.recipe.llm.backend == "vllm" else None
-        return Resources(num_cpus=1, num_gpus=float(gpus or 0))
+        return Resources(num_cpus=1, num_gpus=float(self.llm.resources_gpus))
 
     # -- LLM round trips -------------------------------------------------------------
     def _ask(self, drafts: list[_Draft], build, out: StageOutput) -> None:

@@ -30,7 +30,7 @@ class Mix:
     meta: dict = field(default_factory=dict)
 
 
-def _level(x: np.ndarray, target_db: float) -> np.ndarray:
+def level(x: np.ndarray, target_db: float) -> np.ndarray:
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
     if rms <= 1e-8:
         return x
@@ -88,7 +88,7 @@ def render(vd: VoicedDialogue, tl: Timeline, cfg: TimelineConfig, sr: int, rng: 
     fade = int(cfg.fade_s * sr)
     for p in tl.placements:
         u = vd.utterances[p.key]
-        x = _level(u.audio.astype(np.float32), SPEECH_RMS_DB + p.gain_db)
+        x = level(u.audio.astype(np.float32), SPEECH_RMS_DB + p.gain_db)
         if p.keep_s is not None:
             x = _fade_out(x[: int(round(p.keep_s * sr))], fade)
         a = int(round(p.start * sr))

@@ -88,6 +88,26 @@ def _word_time(utt: Utterance, index: int) -> float:
     return utt.duration * min(max(index, 0), n - 1) / n
 
 
+def voiced_runs_of(utt: Utterance) -> list[tuple[float, float]]:
+    """Where an utterance has voice, judged exactly as `checks` judges channel 1
+    (same levelling, same frame threshold), so a cut placed in voice is heard as one."""
+    from datagen.timeline.checks import voiced_runs
+    from datagen.timeline.mix import SPEECH_RMS_DB, level
+
+    return voiced_runs(level(utt.audio.astype(np.float32), SPEECH_RMS_DB), utt.sample_rate)
+
+
+def into_voice(runs: list[tuple[float, float]], t: float, margin: float) -> float:
+    """How far to move a cut at `t` so it falls at least `margin` inside a voiced
+    run (a stop decided during a sentence pause would have no audible end)."""
+    for a, b in runs:
+        if a + margin <= t <= b:
+            return 0.0
+        if t < a + margin:
+            return a + margin - t
+    return math.inf
+
+
 def spoken_prefix(utt: Utterance, keep_s: float) -> str:
     """The words whose middle was heard before the audio stopped."""
     if utt.words:
@@ -196,9 +216,15 @@ class _Layout:
                 )
                 latest = natural_end - 0.4 - heard_s - cfg.reaction_s  # must cut real speech
                 o_start = min(max(want, busy_until), latest)
-                if o_start < audio_start + 0.3:
+                runs = voiced_runs_of(u)
+                for _ in range(len(runs) + 1):  # slide later until the stop lands in voice
+                    stop_block = _ceil_block(o_start + heard_s + cfg.reaction_s, block)
+                    move = into_voice(runs, stop_block * block - audio_start, 2 * block)
+                    if move == 0.0:
+                        break
+                    o_start += move
+                if o_start < audio_start + 0.3 or o_start > latest or move != 0.0:
                     raise PlacementError("answer_too_short", f"turn {i} cannot hold a {ov.kind}")
-                stop_block = _ceil_block(o_start + heard_s + cfg.reaction_s, block)
                 audio_end = stop_block * block
                 keep = audio_end - audio_start
                 interrupted = True

@@ -323,3 +323,11 @@ def test_load_questions_hf_dispatches_to_hf_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "datagen.sources.hf", module)
     qs, _ = load_questions(QuestionsConfig(source="hf", dataset="Stanford/web_questions"))
     assert seen == {"dataset": "Stanford/web_questions"} and qs[0].id == "h1"
+
+
+def test_sources_after_the_limit_are_not_read(tmp_path):
+    missing = QuestionsConfig(source="local", path=str(tmp_path / "absent.jsonl"))
+    qs, rejects = load_questions(QuestionsConfig(sources=[QuestionsConfig(), missing], limit=2))
+    assert [q.id for q in qs] == ["bq-0001", "bq-0002"] and rejects == []
+    with pytest.raises(FileNotFoundError):
+        load_questions(QuestionsConfig(sources=[QuestionsConfig(), missing]))

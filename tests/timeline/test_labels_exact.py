@@ -191,3 +191,24 @@ def test_user_overlap_after_assistant_is_bounded():
     u2 = next(s for s in tl.segments if s.turn == 2)
     assert u2.start == pytest.approx(first.audio_end - 0.3)  # a terminal overlap
     assert second.decide_block * 0.08 >= u2.end
+
+
+def test_stop_never_lands_in_a_sentence_pause(cfg):
+    """A reaction that would fall in a silence inside the answer is moved into
+    voice: otherwise the audio would fall silent before the stop <shift>."""
+    from conftest import SR
+
+    text = "Paris is the capital . " * 4
+    ov = Overlay("barge_in", "user", "stop please", 8, "stop")
+    vd = voiced(
+        [Turn("user", "where is Paris"), Turn("assistant", text, overlays=(ov,))],
+        {"t0": 1.2, "t1": 6.0, "t1o0": 0.6},
+    )
+    audio = vd.utterances["t1"].audio.copy()
+    audio[int(2.8 * SR) : int(4.0 * SR)] = 0.0  # a 1.2 s pause where the stop would land
+    vd.utterances["t1"] = type(vd.utterances["t1"])(**{**vd.utterances["t1"].__dict__, "audio": audio})
+    tl, labels = run(vd, cfg)
+    keep = tl.spans[0].stop_block * 0.08 - tl.spans[0].audio_start
+    assert keep >= 4.0 + 0.16 - 1e-9  # two blocks into the voice after the pause
+    barge = next(e for e in tl.events if e.kind == "barge_in")
+    assert tl.spans[0].stop_block == int(np.ceil((barge.time + 0.6 + cfg.reaction_s) / 0.08 - 1e-9))

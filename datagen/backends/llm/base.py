@@ -56,6 +56,11 @@ class LLMBackend(ABC):
     def __init__(self, options: BackendOptions | None = None):
         self.options = options if options is not None else self.Options()
 
+    @property
+    def resources_gpus(self) -> float:
+        """GPUs one worker holding this backend needs (options may change it)."""
+        return self.num_gpus
+
     @abstractmethod
     def generate(self, requests: list[LLMRequest]) -> list[LLMResponse]:
         """Return one response per request, in the same order.

@@ -54,6 +54,11 @@ class TTSBackend(ABC):
     def __init__(self, options: BackendOptions | None = None):
         self.options = options if options is not None else self.Options()
 
+    @property
+    def resources_gpus(self) -> float:
+        """GPUs one worker holding this backend needs (options may change it)."""
+        return self.num_gpus
+
     @abstractmethod
     def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
         """One result per request, same order; failures carry `error`, never raise."""
