@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import small_recipe
+from e2e_support import small_recipe
 
 from datagen.executors.runner import run
 from datagen.io.shar import load_cuts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Overlay, Turn, quiet_cfg, voiced
+from tl_support import Overlay, Turn, quiet_cfg, voiced
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID, WordTokenizer
 from datagen.timeline.labels import label_track, labels_as_text
@@ -196,7 +196,7 @@ def test_user_overlap_after_assistant_is_bounded():
 def test_stop_never_lands_in_a_sentence_pause(cfg):
     """A reaction that would fall in a silence inside the answer is moved into
     voice: otherwise the audio would fall silent before the stop <shift>."""
-    from conftest import SR
+    from tl_support import SR
 
     text = "Paris is the capital . " * 4
     ov = Overlay("barge_in", "user", "stop please", 8, "stop")

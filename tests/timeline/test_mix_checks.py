@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import SR, Overlay, Turn, quiet_cfg, voiced
+from tl_support import SR, Overlay, Turn, quiet_cfg, voiced
 
 from datagen.text.tokenizer import SHIFT_ID, WordTokenizer
 from datagen.timeline.checks import check_assistant_channel, check_audible
