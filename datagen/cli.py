@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -119,5 +118,3 @@ def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = 
     _fail(f"no cut {cut_id!r} in {out}")
 
 
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
