@@ -116,5 +116,3 @@ def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = 
             typer.echo("  labels: " + compact(cut.load_labels(), get_tokenizer(spec)))
         return
     _fail(f"no cut {cut_id!r} in {out}")
-
-

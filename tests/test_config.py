@@ -30,8 +30,19 @@ def test_every_recipe_validates(path):
         ({"name": "x", "timeline": {"gapp": 1}}, "timeline.gapp"),
         ({"name": "x", "timeline": {"gap": {"median": 1}}}, "timeline.gap.median"),
         ({"name": "x", "llm": {"backend": "gpt9"}}, "llm.backend: unknown llm backend 'gpt9'"),
-        ({"name": "x", "tts": {"voices": {"assistant": {"backend": "nope"}, "user": {"backend": "espeak"},
-                                          "third_party": {"backend": "espeak"}}}}, "tts.voices.assistant.backend"),
+        (
+            {
+                "name": "x",
+                "tts": {
+                    "voices": {
+                        "assistant": {"backend": "nope"},
+                        "user": {"backend": "espeak"},
+                        "third_party": {"backend": "espeak"},
+                    }
+                },
+            },
+            "tts.voices.assistant.backend",
+        ),
         ({"name": "x", "llm": {"backend": "openai_http", "options": {"modle": "m"}}}, "llm.options"),
         ({"name": "x", "mix": {"qa": 1, "karaoke": 2}}, "unknown task(s) ['karaoke']"),
         ({"name": "x", "questions": {"source": "local"}}, "needs questions.path"),

@@ -23,8 +23,17 @@ pytestmark = pytest.mark.slow
 
 
 def _start(out: Path) -> subprocess.Popen:
-    args = [sys.executable, "-m", "datagen", "run", str(ROOT / "recipes" / "tiny.yaml"), "--out", str(out),
-            "--executor", "local"]
+    args = [
+        sys.executable,
+        "-m",
+        "datagen",
+        "run",
+        str(ROOT / "recipes" / "tiny.yaml"),
+        "--out",
+        str(out),
+        "--executor",
+        "local",
+    ]
     for s in SMALL:
         args += ["--set", s]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -42,8 +51,10 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
 
 def _snapshot(out: Path) -> dict:
     cuts = sorted(load_cuts(out), key=lambda c: c.id)
-    return {c.id: (c.load_labels().tobytes(), tuple(s.text for s in c.supervisions), c.load_audio().tobytes())
-            for c in cuts}
+    return {
+        c.id: (c.load_labels().tobytes(), tuple(s.text for s in c.supervisions), c.load_audio().tobytes())
+        for c in cuts
+    }
 
 
 def _committed(out: Path) -> dict[str, tuple[int, int]]:
@@ -90,8 +101,11 @@ def test_finalize_completes_a_half_moved_corpus(local_corpus, tmp_path):
     for f in moved[:2]:
         f.replace(paths.shard_dir(1) / f.name)  # as if the kill came mid-move
     (out / "stats.json").unlink()
-    stats = finalize(paths, 3, {"recipe": "tiny", "questions_loaded": 377, "questions_rejected": 0,
-                                "planned": 12, "rejects": []})
+    stats = finalize(
+        paths,
+        3,
+        {"recipe": "tiny", "questions_loaded": 377, "questions_rejected": 0, "planned": 12, "rejects": []},
+    )
     assert stats["complete"]
     assert _snapshot(out) == _snapshot(local_corpus)
 
