@@ -76,6 +76,17 @@ def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
         )
     write_json(fp_file, fp)
     questions, q_rejects = load_questions(recipe.questions)
+    if not questions:
+        from collections import Counter
+
+        from datagen.io.atomic import write_jsonl
+
+        write_jsonl(paths.out / "rejects.jsonl", (reject_row(r) for r in q_rejects))
+        reasons = dict(Counter(r.reason for r in q_rejects))
+        raise RecipeError(
+            f"no usable questions: {len(q_rejects)} input rows rejected {reasons}; "
+            f"see {paths.out / 'rejects.jsonl'}"
+        )
     plans = plan_dialogues(questions, recipe)
     driver = {
         "recipe": recipe.name,

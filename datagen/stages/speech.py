@@ -97,7 +97,7 @@ class SpeechStage(Stage):
         for attempt in range(self.recipe.tts.max_attempts):
             self._synthesize(batch, todo, out)
             todo = [j for j in todo if j.result is None]
-            if not todo:
+            if not todo or attempt + 1 == self.recipe.tts.max_attempts:
                 break
             for j in todo:
                 out.counters["tts_retries"] += 1
