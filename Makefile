@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml | /usr/bin/espeak-ng
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[piper,qc,http,serve,dev]"
+	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
