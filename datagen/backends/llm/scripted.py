@@ -134,7 +134,7 @@ def _content_words(text: str) -> list[str]:
 def _join(opener: str, sentence: str) -> str:
     """ "Well," + "The capital..." -> "Well, the capital..."; proper nouns keep their capital."""
     first = sentence.split(" ", 1)[0]
-    if opener.endswith((",", ":")) and first.lower() in _LOWER_OK:
+    if opener and not opener.endswith((".", "!", "?")) and first.lower() in _LOWER_OK:
         sentence = sentence[:1].lower() + sentence[1:]
     return f"{opener} {sentence}"
 
