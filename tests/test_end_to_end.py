@@ -93,3 +93,18 @@ def test_another_seed_gives_another_corpus(local_corpus, tmp_path):
     out = tmp_path / "seed"
     run(small_recipe("seed=99", "dialogues=3"), out=str(out), executor="local", quiet=True)
     assert not {c.id for c in _cuts(out)} & {c.id for c in _cuts(local_corpus)}
+
+
+def test_qc_with_vad_and_asr_round_trip(tmp_path):
+    """The default recipe's QC: silero trimming and an ASR round trip on answers."""
+    out = tmp_path / "qc"
+    stats = run(
+        small_recipe("dialogues=3", "mix={qa: 1}", "qc.trim=silero", "qc.asr=faster_whisper"),
+        out=str(out),
+        executor="local",
+        quiet=True,
+    )
+    c = stats["counters"]
+    assert c["asr_utterances"] == 3 and c["asr_wer_count"] == 3
+    assert c["asr_wer_sum"] / c["asr_wer_count"] < 0.2  # Piper's speech is intelligible
+    assert stats["kept"] == 3 and validate(out).ok

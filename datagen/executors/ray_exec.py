@@ -11,9 +11,11 @@ small counters travel back to the driver. Stages never import Ray.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,8 +85,7 @@ def iter_ray(
 
     init_ray(recipe, workers)
     ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.verbose_progress = False
+    ctx.enable_progress_bars = False  # our per-shard lines are the progress
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
     ds = ray.data.from_items(rows, override_num_blocks=max(len(rows), 1))
     groups = stage_groups(recipe)
@@ -93,15 +94,24 @@ def iter_ray(
         last = n == len(groups) - 1
         # CPU pools grow to `workers` actors; a GPU pool to as many as the cluster's GPUs hold.
         pool = workers if gpus == 0 else max(1, int(cluster_gpus // gpus))
-        ds = ds.map_batches(
-            _StageGroup,
-            fn_constructor_args=(recipe, lo, hi, str(paths.out), last),
-            batch_size=1,
-            concurrency=(1, pool),
-            num_cpus=cpus,
-            num_gpus=gpus,
-            batch_format="numpy",
-        )
+        with warnings.catch_warnings():
+            # ray_remote_args_fn is deprecated after 2.60 (we pin 2.60.0) and has no named
+            # replacement for max_restarts; without it Ray logs a restart warning per actor.
+            warnings.simplefilter("ignore")
+            ds = ds.map_batches(
+                _StageGroup,
+                fn_constructor_args=(recipe, lo, hi, str(paths.out), last),
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pool),
+                num_cpus=cpus,
+                num_gpus=gpus,
+                batch_format="numpy",
+                # a failed shard is redone by the next run (resume), not by Ray
+                ray_remote_args_fn=lambda: {"max_restarts": 0},
+            )
+    logging.getLogger("ray.data").setLevel(
+        logging.WARNING if os.environ.get("DATAGEN_RAY_VERBOSE") else logging.ERROR
+    )
     for row in ds.iter_rows():
         res = json.loads(row["result"])
         yield res["index"], res["counters"]

@@ -24,6 +24,7 @@ from datagen.qc.signal import max_seconds_for, signal_problem
 from datagen.records import Dialogue, Utterance, VoicedDialogue
 from datagen.stages.base import Resources, Stage, StageOutput
 
+SHORT_CUE_S = 1.0  # below this, silero's verdict "no speech" is not trusted
 TRIM_PAD_S = 0.05  # margin kept around the speech: a cut right at the onset clips plosives
 
 _KEY = re.compile(r"^t(\d+)(?:p(\d+)|o(\d+))?$")
@@ -99,30 +100,34 @@ class QCStage(Stage):
         reason = signal_problem(u.audio, u.sample_rate, None, cfg.min_rms_db, cfg.max_clip_ratio)
         if reason:
             raise Rejected(reason, key=key, seconds=round(u.duration, 2))
-        trimmed = self._trim(key, u)
+        trimmed = self._trim(key, u, counters)
         counters["qc_trimmed_seconds"] += u.duration - trimmed.duration
         max_s = max_seconds_for(u.role, utterance_kind(dialogue, key), cfg)
         if trimmed.duration > max_s:
             raise Rejected("too_long", key=key, seconds=round(trimmed.duration, 2), max_s=max_s)
         return trimmed
 
-    def _trim(self, key: str, u: Utterance) -> Utterance:
+    def _trim(self, key: str, u: Utterance, counters: Counter) -> Utterance:
         if self.cfg.trim == "none":
             return u
         from datagen.qc.vad import crop_utterance
 
-        if self.cfg.trim == "energy":
-            from datagen.audio import trim_silence
+        if self.cfg.trim == "silero":
+            from datagen.qc.vad import speech_spans
 
-            x, offset = trim_silence(u.audio, u.sample_rate, pad_s=TRIM_PAD_S)
-            return crop_utterance(u, offset, offset + len(x) / u.sample_rate)
-        from datagen.qc.vad import speech_spans
+            # speech_spans rather than vad_trim: "no speech at all" must become a reject.
+            spans = speech_spans(u.audio, u.sample_rate)
+            if spans:
+                return crop_utterance(u, spans[0][0] - TRIM_PAD_S, spans[-1][1] + TRIM_PAD_S)
+            # Silero misses very short synthetic cues ("Stop.", "Mm-hmm"), which
+            # already passed the loudness check: judge those by energy instead.
+            if u.duration >= SHORT_CUE_S:
+                raise Rejected("no_speech", key=key, seconds=round(u.duration, 2))
+            counters["qc_short_cue_energy_trim"] += 1
+        from datagen.audio import trim_silence
 
-        # speech_spans rather than vad_trim: "no speech at all" must become a reject.
-        spans = speech_spans(u.audio, u.sample_rate)
-        if not spans:
-            raise Rejected("no_speech", key=key, seconds=round(u.duration, 2))
-        return crop_utterance(u, spans[0][0] - TRIM_PAD_S, spans[-1][1] + TRIM_PAD_S)
+        x, offset = trim_silence(u.audio, u.sample_rate, pad_s=TRIM_PAD_S)
+        return crop_utterance(u, offset, offset + len(x) / u.sample_rate)
 
     def _asr_check(self, key: str, u: Utterance, counters: Counter) -> Utterance:
         from datagen.qc.asr import Transcriber, asr_words, wer

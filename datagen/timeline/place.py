@@ -200,13 +200,17 @@ class _Layout:
         decide = max(_ceil_block(heard, block), _ceil_block(heard + gap - cfg.synth_delay_s, block))
         if self.last_assistant is not None:
             decide = max(decide, self.last_assistant.stop_block + 1)
-        audio_start = decide * block + cfg.synth_delay_s
-        natural_end = audio_start + u.duration
-        stop_block = int(natural_end / block + EPS)  # the block holding the last sample
+        # Anchor on audible voice (judged as the checks judge it), not on the
+        # file's edges: a quiet lead-in or tail must not shift what the labels say.
+        runs = voiced_runs_of(u)
+        lead, last_voice = (runs[0][0], runs[-1][1]) if runs else (0.0, u.duration)
+        audio_start = decide * block + cfg.synth_delay_s - lead
+        natural_end = audio_start + last_voice
+        stop_block = int(natural_end / block + EPS)  # the block holding the last voiced frame
         audio_end, interrupted, keep = natural_end, False, None
         self.events.append(Event("turn_shift", decide * block, "assistant", "speak", {"turn": i}))
 
-        busy_until = audio_start + 0.3
+        busy_until = audio_start + lead + 0.3
         for j, ov in enumerate(turn.overlays):
             ou = self.utt(f"t{i}o{j}")
             want = audio_start + _word_time(u, ov.at_word) + uniform(self.rng, (-0.1, 0.2))
@@ -216,14 +220,13 @@ class _Layout:
                 )
                 latest = natural_end - 0.4 - heard_s - cfg.reaction_s  # must cut real speech
                 o_start = min(max(want, busy_until), latest)
-                runs = voiced_runs_of(u)
                 for _ in range(len(runs) + 1):  # slide later until the stop lands in voice
                     stop_block = _ceil_block(o_start + heard_s + cfg.reaction_s, block)
                     move = into_voice(runs, stop_block * block - audio_start, 2 * block)
                     if move == 0.0:
                         break
                     o_start += move
-                if o_start < audio_start + 0.3 or o_start > latest or move != 0.0:
+                if o_start < audio_start + lead + 0.3 or o_start > latest or move != 0.0:
                     raise PlacementError("answer_too_short", f"turn {i} cannot hold a {ov.kind}")
                 audio_end = stop_block * block
                 keep = audio_end - audio_start

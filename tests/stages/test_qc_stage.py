@@ -173,3 +173,23 @@ def test_resources_pickle_and_kinds(voices):
         "overlay",
         "turn",
     ]
+
+
+def test_short_cue_silero_misses_is_trimmed_by_energy_not_rejected():
+    """Silero hears nothing in a 0.3 s synthetic cue that is plainly audible."""
+    import numpy as np
+
+    from datagen.config import Recipe
+    from datagen.records import Dialogue, Turn, Utterance, VoicedDialogue
+    from datagen.stages.qc import QCStage
+
+    sr = 16000
+    t = np.arange(int(0.3 * sr)) / sr
+    cue = np.concatenate([np.zeros(1600), 0.3 * np.sin(2 * np.pi * 180 * t), np.zeros(1600)]).astype(
+        np.float32
+    )
+    utt = Utterance("t0", "Stop.", "s", "user", cue, sr)
+    vd = VoicedDialogue(Dialogue("d", "qa", (Turn("user", "Stop."),), 1), {"t0": utt})
+    out = QCStage(Recipe(name="x", qc={"trim": "silero"})).process([vd])
+    assert not out.rejects and out.counters["qc_short_cue_energy_trim"] == 1
+    assert out.items[0].utterances["t0"].duration < 0.45

@@ -212,3 +212,20 @@ def test_stop_never_lands_in_a_sentence_pause(cfg):
     assert keep >= 4.0 + 0.16 - 1e-9  # two blocks into the voice after the pause
     barge = next(e for e in tl.events if e.kind == "barge_in")
     assert tl.spans[0].stop_block == int(np.ceil((barge.time + 0.6 + cfg.reaction_s) / 0.08 - 1e-9))
+
+
+def test_shifts_follow_audible_voice_not_file_edges(cfg):
+    """A quiet lead-in and tail (below the voice threshold) do not move the labels."""
+    from tl_support import SR
+
+    vd = voiced(
+        [Turn("user", "where is Paris"), Turn("assistant", "Paris is the capital .")], {"t0": 1.2, "t1": 2.0}
+    )
+    u = vd.utterances["t1"]
+    quiet = np.full(int(0.4 * SR), 1e-4, dtype=np.float32)  # about -80 dBFS
+    vd.utterances["t1"] = type(u)(**{**u.__dict__, "audio": np.concatenate([quiet, u.audio, quiet])})
+    tl, labels = run(vd, cfg)
+    span = tl.spans[0]
+    assert span.decide_block == 24
+    assert span.audio_start == pytest.approx(2.24 - 0.4)  # the file starts early; the voice on time
+    assert span.stop_block == 53  # the voice still ends at 4.24 s

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from datagen.audio import estimate_words_from_audio, peak_normalize
 from datagen.backends.llm.base import BackendOptions
@@ -50,6 +51,10 @@ class PiperOptions(BackendOptions):
     config_path: str | None = None  # default: model_path + ".json" or the bundled config
     use_cuda: bool = False
     include_alignments: bool = True
+    # Float reductions in onnxruntime depend on the thread count, so a fixed
+    # count keeps audio bit-identical whichever executor or worker runs it.
+    # Parallelism comes from several workers (Ray), not from threads.
+    threads: int = Field(1, ge=1)
 
 
 class _Engine:
@@ -112,7 +117,10 @@ def _build_engine(model_path: str, config_path: str, opts: PiperOptions) -> _Eng
     providers: list[Any] = ["CPUExecutionProvider"]
     if opts.use_cuda:  # as piper does; onnxruntime falls back to CPU without onnxruntime-gpu
         providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=providers)
+    so = onnxruntime.SessionOptions()
+    so.intra_op_num_threads = opts.threads
+    so.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model.SerializeToString(), sess_options=so, providers=providers)
     has_alignments = has_alignments and len(session.get_outputs()) > 1
     with open(config_path, encoding="utf-8") as f:
         config = PiperConfig.from_dict(json.load(f))
