@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from datagen.backends.base import Backend, BackendOptions
+
+__all__ = ["BackendOptions", "LLMBackend", "LLMRequest", "LLMResponse"]
 
 
 @dataclass(frozen=True)
@@ -35,31 +37,8 @@ class LLMResponse:
     completion_tokens: int = 0
 
 
-class BackendOptions(BaseModel):
-    """Base for a backend's recipe options: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class LLMBackend(ABC):
-    """Generates text for a batch of requests.
-
-    Implementations load models lazily on first `generate` so the backend
-    object stays cheap to build and to pickle into a worker.
-    """
-
-    name: ClassVar[str]
-    extra: ClassVar[str] = ""  # the pyproject optional extra it needs, if any
-    Options: ClassVar[type[BackendOptions]] = BackendOptions
-    num_gpus: ClassVar[float] = 0.0
-
-    def __init__(self, options: BackendOptions | None = None):
-        self.options = options if options is not None else self.Options()
-
-    @property
-    def resources_gpus(self) -> float:
-        """GPUs one worker holding this backend needs (options may change it)."""
-        return self.num_gpus
+class LLMBackend(Backend, ABC):
+    """Generates text for a batch of requests (models load on first `generate`)."""
 
     @abstractmethod
     def generate(self, requests: list[LLMRequest]) -> list[LLMResponse]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from datagen.backends.llm.base import BackendOptions
+from datagen.backends.base import Backend
 from datagen.records import Word
 
 
@@ -43,21 +43,8 @@ class TTSResult:
     error: str = ""
 
 
-class TTSBackend(ABC):
+class TTSBackend(Backend, ABC):
     """Synthesizes a batch of texts, each with its own speaker."""
-
-    name: ClassVar[str]
-    extra: ClassVar[str] = ""
-    Options: ClassVar[type[BackendOptions]] = BackendOptions
-    num_gpus: ClassVar[float] = 0.0
-
-    def __init__(self, options: BackendOptions | None = None):
-        self.options = options if options is not None else self.Options()
-
-    @property
-    def resources_gpus(self) -> float:
-        """GPUs one worker holding this backend needs (options may change it)."""
-        return self.num_gpus
 
     @abstractmethod
     def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
@@ -66,3 +53,23 @@ class TTSBackend(ABC):
     def speakers(self) -> list[Speaker]:
         """The voices this backend offers by default (a pool may narrow them)."""
         return []
+
+
+class OneAtATimeTTS(TTSBackend):
+    """A backend that renders one request per call (Piper, espeak-ng): empty
+    text and any exception become that request's error, never the batch's."""
+
+    def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
+        return [self._safe(r) for r in requests]
+
+    def _safe(self, req: TTSRequest) -> TTSResult:
+        if not req.text.split():
+            return TTSResult(req.key, None, 0, error=f"{self.name}: empty text")
+        try:
+            return self._render(req)
+        except Exception as e:  # one bad request must not sink the batch
+            return TTSResult(req.key, None, 0, error=f"{self.name}: {type(e).__name__}: {e}")
+
+    @abstractmethod
+    def _render(self, req: TTSRequest) -> TTSResult:
+        """Synthesize one non-empty request."""

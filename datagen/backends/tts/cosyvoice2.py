@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from datagen.backends.llm.base import BackendOptions
+from datagen.backends.base import BackendOptions
 from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
 from datagen.records import Word
 

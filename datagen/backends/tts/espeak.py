@@ -23,8 +23,8 @@ import numpy as np
 from pydantic import Field
 
 from datagen.audio import estimate_words_from_audio, to_float32, voiced_region
-from datagen.backends.llm.base import BackendOptions
-from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
+from datagen.backends.base import BackendOptions
+from datagen.backends.tts.base import OneAtATimeTTS, Speaker, TTSRequest, TTSResult
 
 # English voices that render with their own accent here (checked with
 # `espeak-ng --voices=en`); en-uk is left out (it is an alias that falls back
@@ -87,7 +87,7 @@ def speaker_id(voice: str, variant: str, pitch: int, rate: int) -> str:
     return f"espeak:{voice}+{variant}:p{pitch}:s{rate}"
 
 
-class EspeakTTS(TTSBackend):
+class EspeakTTS(OneAtATimeTTS):
     """Renders each request with `espeak-ng -v VOICE+VARIANT -s RATE -p PITCH --stdout`."""
 
     name: ClassVar[str] = "espeak"
@@ -116,19 +116,8 @@ class EspeakTTS(TTSBackend):
                         out.append(Speaker(speaker_id(voice, variant, pitch, rate), self.name, params))
         return out
 
-    def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
-        return [self._one(r) for r in requests]
-
-    def _one(self, req: TTSRequest) -> TTSResult:
-        try:
-            return self._render(req)
-        except Exception as e:  # one bad request must not sink the batch
-            return TTSResult(req.key, None, 0, error=f"espeak: {type(e).__name__}: {e}")
-
     def _render(self, req: TTSRequest) -> TTSResult:
         words = req.text.split()
-        if not words:
-            return TTSResult(req.key, None, 0, error="espeak: empty text")
         p = req.speaker.params
         voice = str(p.get("voice", "en-us"))
         if p.get("variant"):

@@ -34,8 +34,8 @@ import numpy as np
 from pydantic import Field
 
 from datagen.audio import estimate_words_from_audio, peak_normalize
-from datagen.backends.llm.base import BackendOptions
-from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
+from datagen.backends.base import BackendOptions
+from datagen.backends.tts.base import OneAtATimeTTS, Speaker, TTSRequest, TTSResult
 from datagen.records import Word
 
 LENGTH_SCALES: tuple[float, ...] = (0.9, 1.0, 1.1)
@@ -166,7 +166,7 @@ def _seed_noise(model: Any) -> list[str]:
     return names
 
 
-class PiperTTS(TTSBackend):
+class PiperTTS(OneAtATimeTTS):
     """Renders requests with one Piper voice, prosody set per speaker."""
 
     name: ClassVar[str] = "piper"
@@ -194,19 +194,8 @@ class PiperTTS(TTSBackend):
                 out.append(Speaker(f"piper:{name}:ls{ls:.2f}:ns{ns:.2f}:nw{nw:.2f}", self.name, params))
         return out
 
-    def synthesize(self, requests: list[TTSRequest]) -> list[TTSResult]:
-        return [self._one(r) for r in requests]
-
-    def _one(self, req: TTSRequest) -> TTSResult:
-        try:
-            return self._render(req)
-        except Exception as e:  # one bad request must not sink the batch
-            return TTSResult(req.key, None, 0, error=f"piper: {type(e).__name__}: {e}")
-
     def _render(self, req: TTSRequest) -> TTSResult:
         words = req.text.split()
-        if not words:
-            return TTSResult(req.key, None, 0, error="piper: empty text")
         if req.speaker.backend != self.name:
             return TTSResult(req.key, None, 0, error=f"piper: speaker {req.speaker.id} is not a piper voice")
         engine = _load_engine(self.options)
