@@ -255,13 +255,18 @@ def _format_errors(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Mappings a child recipe replaces whole: a task mix is a set of shares, and
+# inheriting the parent's other tasks would silently change what a set is.
+ATOMIC_KEYS = frozenset({"mix"})
+
+
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """Merge `over` into `base`. A block that switches `backend` does not
     inherit the old backend's `options` (they would be unknown keys)."""
     out = dict(base)
     for k, v in over.items():
         old = out.get(k)
-        if isinstance(v, dict) and isinstance(old, dict):
+        if isinstance(v, dict) and isinstance(old, dict) and k not in ATOMIC_KEYS:
             if "backend" in v and v["backend"] != old.get("backend"):
                 old = {kk: vv for kk, vv in old.items() if kk != "options"}
             out[k] = _deep_merge(old, v)

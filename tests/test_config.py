@@ -85,3 +85,9 @@ def test_override_syntax():
     assert apply_override({"a": {"b": 1}}, "a.c=[1, 2]") == {"a": {"b": 1, "c": [1, 2]}}
     with pytest.raises(RecipeError, match="key.path=value"):
         apply_override({}, "novalue")
+
+
+def test_child_mix_replaces_the_parent_mix():
+    r = load_recipe(ROOT / "recipes" / "eval" / "context_dependent.yaml")
+    assert r.mix == {"barge_in_related": 2, "distractor": 1, "no_interruption": 1}
+    assert r.split == "eval" and r.tts.eval_speakers
