@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -48,6 +49,14 @@ def run(
         stats = run_recipe(rec, out=out, executor=executor, workers=workers, fresh=fresh)
     except (RecipeError, FileNotFoundError) as e:
         _fail(str(e))
+    except Exception as e:  # a backend or worker failure: say what, and that resume is safe
+        if os.environ.get("DATAGEN_DEBUG"):
+            raise
+        last = [line for line in str(e).splitlines() if line.strip()][-1:] or [""]
+        _fail(
+            f"{type(e).__name__}: {last[0]}\nFinished shards are kept: rerun the same command to resume "
+            "(DATAGEN_DEBUG=1 shows the full traceback)."
+        )
     typer.echo(
         f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
         f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"

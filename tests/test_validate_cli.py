@@ -125,3 +125,51 @@ def test_show_prints_labels(local_corpus):
     cid = json.loads((local_corpus / "index.jsonl").read_text().splitlines()[0])["id"]
     res = runner.invoke(app, ["show", str(local_corpus), cid])
     assert res.exit_code == 0 and "<shift>" in res.output and "ch1" in res.output
+
+
+def test_a_missing_backend_fails_before_any_work(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "recipes" / "tiny.yaml"),
+            "--executor",
+            "local",
+            "--out",
+            str(tmp_path / "o"),
+            "--set",
+            "dialogues=2",
+            "--set",
+            "tts.voices.user.options={binary: /nonexistent/espeak-ng}",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "espeak: '/nonexistent/espeak-ng' not found" in res.output and "apt-get install" in res.output
+    assert not (tmp_path / "o" / "_work" / "shards").exists()
+
+
+def test_a_worker_failure_is_reported_with_resume_advice(tmp_path, monkeypatch):
+    from datagen.stages.compose import ComposeStage
+
+    def boom(self, batch):
+        raise MemoryError("out of memory in a worker")
+
+    monkeypatch.setattr(ComposeStage, "process", boom)
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            str(ROOT / "recipes" / "tiny.yaml"),
+            "--executor",
+            "local",
+            "--out",
+            str(tmp_path / "o"),
+            "--set",
+            "dialogues=2",
+            "--set",
+            "qc.asr=none",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "MemoryError: out of memory in a worker" in res.output
+    assert "rerun the same command to resume" in res.output

@@ -30,3 +30,8 @@ class Backend:
     def resources_gpus(self) -> float:
         """GPUs one worker holding this backend needs (options may change it)."""
         return self.num_gpus
+
+    def preflight(self) -> None:
+        """Raise a clear error now if this backend cannot run here (a missing
+        binary, model or package): a setup problem must stop the run before
+        any work, not turn every dialogue into a reject."""

@@ -62,6 +62,15 @@ def _check_writable(out: Path) -> None:
         raise RecipeError(f"output folder {out} has only {free // 2**20} MiB free; need at least 50 MiB")
 
 
+def preflight(recipe: Recipe) -> None:
+    """Every configured backend can run here, or a clear error before any work."""
+    from datagen.backends.registry import make_llm, make_tts
+
+    make_llm(recipe.llm.backend, recipe.llm.options).preflight()
+    for voice in recipe.tts.voices.values():
+        make_tts(voice.backend, voice.options).preflight()
+
+
 def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
     _check_writable(paths.out)
     fp_file = paths.work / "recipe.json"
@@ -75,6 +84,7 @@ def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
             "rerun with --fresh to replace it, or choose another --out"
         )
     write_json(fp_file, fp)
+    preflight(recipe)
     questions, q_rejects = load_questions(recipe.questions)
     if not questions:
         from collections import Counter

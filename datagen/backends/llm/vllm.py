@@ -224,6 +224,9 @@ class VLLMBackend(LLMBackend):
         # ship options only: an engine or processor never pickles into a worker
         return {"options": self.options, "_llm": None, "_processor": None}
 
+    def preflight(self) -> None:
+        self._check_model()
+
     def _check_model(self) -> None:
         if not Path(self.options.model).exists():
             raise FileNotFoundError(

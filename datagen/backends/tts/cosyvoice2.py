@@ -191,6 +191,9 @@ class CosyVoice2TTS(TTSBackend):
 
     # -- model ---------------------------------------------------------------
 
+    def preflight(self) -> None:
+        self.check_paths()
+
     def check_paths(self) -> tuple[Path, Path]:
         """Fail fast, before any import, when the checkout or the weights are missing."""
         o = self.options

@@ -116,6 +116,15 @@ class EspeakTTS(OneAtATimeTTS):
                         out.append(Speaker(speaker_id(voice, variant, pitch, rate), self.name, params))
         return out
 
+    def preflight(self) -> None:
+        import shutil
+
+        if shutil.which(self.options.binary) is None:
+            raise FileNotFoundError(
+                f"espeak: {self.options.binary!r} not found; install it "
+                "(apt-get install espeak-ng) or set tts.voices.<role>.options.binary"
+            )
+
     def _render(self, req: TTSRequest) -> TTSResult:
         words = req.text.split()
         p = req.speaker.params

@@ -194,6 +194,17 @@ class PiperTTS(OneAtATimeTTS):
                 out.append(Speaker(f"piper:{name}:ls{ls:.2f}:ns{ns:.2f}:nw{nw:.2f}", self.name, params))
         return out
 
+    def preflight(self) -> None:
+        try:
+            import piper  # noqa: F401
+        except ImportError:
+            raise RuntimeError(
+                "piper: piper-tts is not installed (pip install 'duplex-datagen[piper]')"
+            ) from None
+        for path in _paths(self.options):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"piper: voice file {path} does not exist")
+
     def _render(self, req: TTSRequest) -> TTSResult:
         words = req.text.split()
         if req.speaker.backend != self.name:
