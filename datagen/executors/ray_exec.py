@@ -62,7 +62,7 @@ def stage_groups(recipe: Recipe) -> list[tuple[int, int, float, float]]:
     return groups
 
 
-def init_ray(recipe: Recipe, workers: int) -> None:
+def init_ray(recipe: Recipe, workers: int | None) -> None:
     import ray
 
     if ray.is_initialized():
@@ -77,13 +77,14 @@ def init_ray(recipe: Recipe, workers: int) -> None:
 
 
 def iter_ray(
-    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int
+    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int | None
 ) -> Iterator[tuple[int, dict]]:
     import json
 
     import ray
 
     init_ray(recipe, workers)
+    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our per-shard lines are the progress
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]

@@ -148,11 +148,13 @@ def run(
     shards = cut_shards(plans, recipe.executor.shard_size)
     pending = [s for s in shards if not paths.is_done(s.index)]
     kind = executor or recipe.executor.kind
-    n_workers = workers or recipe.executor.workers or os.cpu_count() or 1
+    n_workers = workers or recipe.executor.workers  # None: this machine's CPUs, or the Ray cluster's
     if not quiet:
         print(
             f"{recipe.name}: {len(plans)} dialogues in {len(shards)} shards; {len(shards) - len(pending)} "
-            f"already done; running {len(pending)} on {kind} with {n_workers} workers -> {paths.out}",
+            f"already done; running {len(pending)} on {kind}"
+            + (f" with {n_workers} workers" if kind == "ray" and n_workers else "")
+            + f" -> {paths.out}",
             file=sys.stderr,
             flush=True,
         )
