@@ -184,3 +184,18 @@ def test_registry_and_pickle():
     clone = pickle.loads(pickle.dumps(llm))
     req = make_request("x", "qa_answer", _ctx("qa_answer"), seed=3)
     assert clone.generate([req]) == llm.generate([req])
+
+
+def test_related_question_asks_about_a_name_not_a_verb():
+    import random
+
+    from datagen.backends.llm.scripted import _related
+
+    ctx = {
+        "question": "Which Greek hero could only be wounded in his heel?",
+        "topic": "mythology",
+        "answer_so_far": "Oh, sure. That would be Achilles. The story tends to come up quickly. Beyond that",
+    }
+    asked = {_related(ctx, random.Random(seed))["question"] for seed in range(30)}
+    assert all("Achilles" in q for q in asked)
+    assert not any(w in q for q in asked for w in ("tends", "quickly", "Beyond"))

@@ -77,6 +77,8 @@ LEAD_INS = (
     "Interesting. So", "Right.", "Cool. Now", "Makes sense.", "Hmm, and",
 )
 FIRST_LEAD_INS = ("", "", "Hey,", "Quick question:", "Hi there.", "So,", "I was wondering,")
+VAGUE = frozenset("ever since beyond though still also really quite about would could thing things "
+                  "what's more plus funny enough other another".split())
 RELATED_TEMPLATES = (
     "Wait, what do you mean by {x}?", "Sorry, how does {x} work?", "Hang on, why {x}?",
     "Hold on, what's {x} exactly?", "Wait, can you say more about {x}?", "Sorry, {x}? What's that?",
@@ -263,20 +265,44 @@ def _dialogue(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 
 
 def _related(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """Ask about a word or two-word phrase from the last stretch of what the assistant said."""
-    tokens = [t.removesuffix("'s") for t in _WORD.findall(str(c.get("answer_so_far") or ""))][-20:]
-    runs: list[list[str]] = []  # runs of adjacent content words, e.g. ["World", "Fair"]
-    for i, tok in enumerate(tokens):
-        if not _is_content(tok):
-            continue
-        if runs and i > 0 and _is_content(tokens[i - 1]):
-            runs[-1].append(tok)
-        else:
-            runs.append([tok])
+    """Ask about a word or two-word phrase from the last stretch of what the
+    assistant said: a name if there is one (a capital not at a sentence start),
+    else a word of the question, else another noun-looking word; verbs and
+    adverbs ("tends", "quickly") make odd questions and are skipped."""
+    said = str(c.get("answer_so_far") or "")
+    tokens: list[str] = []
+    names: set[int] = set()
+    for m in list(_WORD.finditer(said))[-20:]:
+        before = said[: m.start()].rstrip()
+        if m.group(0)[:1].isupper() and before and before[-1] not in ".!?:":
+            names.add(len(tokens))
+        tokens.append(m.group(0).removesuffix("'s"))
+    verbish = re.compile(r"(ing|ed|ly|s)$")
+
+    def askable(i: int) -> bool:
+        t = tokens[i].lower()
+        return i in names or (_is_content(t) and t not in VAGUE and not verbish.search(t))
+
+    runs: list[list[int]] = []  # runs of adjacent askable words, e.g. "World Fair"
+    for i in range(len(tokens)):
+        if askable(i):
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    context = {w.lower() for w in _WORD.findall(f"{c.get('question', '')} {c.get('topic', '')}")}
+
+    def score(run: list[int]) -> int:
+        return 2 if names.intersection(run) else 1 if any(tokens[i].lower() in context for i in run) else 0
+
+    best = max((score(r) for r in runs), default=0)
+    runs = [r for r in runs if score(r) == best]
     if runs:
         run = rng.choice(runs)
         start = rng.randrange(len(run))
-        x = " ".join(run[start : start + rng.choice((1, 2))]).lower()
+        x = " ".join(
+            tokens[i] if i in names else tokens[i].lower() for i in run[start : start + rng.choice((1, 2))]
+        )
     else:
         x = str(c.get("topic") or "that")
     return {"question": rng.choice(RELATED_TEMPLATES).format(x=x)}
