@@ -1,3 +1,12 @@
-"""Session fixtures shared by the end-to-end, resume and CLI tests."""
+"""Session setup shared by all tests.
 
-from e2e_support import local_corpus, ray_tmp  # noqa: F401  (fixtures)
+Tests never reach beyond this machine: hub libraries are told they are
+offline (a test of the hub loader's failure path points at loopback itself).
+"""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from e2e_support import local_corpus, ray_tmp  # noqa: E402, F401  (fixtures)

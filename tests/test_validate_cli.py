@@ -127,22 +127,26 @@ def test_show_prints_labels(local_corpus):
     assert res.exit_code == 0 and "<shift>" in res.output and "ch1" in res.output
 
 
+def _run_tiny(out, *sets: str):
+    args = [
+        "run",
+        str(ROOT / "recipes" / "tiny.yaml"),
+        "--executor",
+        "local",
+        "--out",
+        str(out),
+        "--set",
+        "dialogues=2",
+        "--set",
+        "qc.asr=none",
+    ]
+    for s in sets:
+        args += ["--set", s]
+    return runner.invoke(app, args)
+
+
 def test_a_missing_backend_fails_before_any_work(tmp_path):
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            str(ROOT / "recipes" / "tiny.yaml"),
-            "--executor",
-            "local",
-            "--out",
-            str(tmp_path / "o"),
-            "--set",
-            "dialogues=2",
-            "--set",
-            "tts.voices.user.options={binary: /nonexistent/espeak-ng}",
-        ],
-    )
+    res = _run_tiny(tmp_path / "o", "tts.voices.user.options={binary: /nonexistent/espeak-ng}")
     assert res.exit_code == 2
     assert "espeak: '/nonexistent/espeak-ng' not found" in res.output and "apt-get install" in res.output
     assert not (tmp_path / "o" / "_work" / "shards").exists()
@@ -155,21 +159,7 @@ def test_a_worker_failure_is_reported_with_resume_advice(tmp_path, monkeypatch):
         raise MemoryError("out of memory in a worker")
 
     monkeypatch.setattr(ComposeStage, "process", boom)
-    res = runner.invoke(
-        app,
-        [
-            "run",
-            str(ROOT / "recipes" / "tiny.yaml"),
-            "--executor",
-            "local",
-            "--out",
-            str(tmp_path / "o"),
-            "--set",
-            "dialogues=2",
-            "--set",
-            "qc.asr=none",
-        ],
-    )
+    res = _run_tiny(tmp_path / "o")
     assert res.exit_code == 2
     assert "MemoryError: out of memory in a worker" in res.output
     assert "rerun the same command to resume" in res.output
