@@ -44,7 +44,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
     while not ready():
         assert proc.poll() is None, "the run ended before the kill point"
         assert time.monotonic() < end, "kill point never reached"
-        time.sleep(0.02)
+        time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -65,8 +65,8 @@ def _committed(out: Path) -> dict[str, tuple[int, int]]:
 
 
 KILL_POINTS = {
-    # mid-shard: the first shard is being written to its temp folder
-    "writing_first_shard": lambda out: (RunPaths(out).shards / ".tmp-000000").exists(),
+    # mid-commit: a shard is being written to its temp folder
+    "writing_a_shard": lambda out: RunPaths(out).shards.exists() and any(RunPaths(out).shards.glob(".tmp-*")),
     # between shards: one committed, the next in flight
     "after_one_shard": lambda out: len(_committed(out)) >= 1,
     "after_two_shards": lambda out: len(_committed(out)) >= 2,
