@@ -42,9 +42,10 @@ def describe(recipe: Recipe) -> str:
         r, t, s = PER_TASK[task]
         scale = rounds if task == "multi_turn" else 1
         llm, tts, secs = llm + n * r, tts + n * t * scale, secs + n * s * scale
+    sources = recipe.questions.sources or [recipe.questions]
     lines = [
         f"recipe {recipe.name}: {recipe.dialogues} dialogues, seed {recipe.seed}, split {recipe.split}",
-        "questions: " + ", ".join(_source(q) for q in (recipe.questions.sources or [recipe.questions])),
+        "questions: " + ", ".join(_source(q) for q in sources),
         "tasks:",
     ]
     lines += [f"  {t:<22} {n:>8}" for t, n in counts.items()]
@@ -70,9 +71,7 @@ def describe(recipe: Recipe) -> str:
         llm_class(recipe.llm.backend).extra
     }
     extras |= {"qc"} if recipe.qc.asr != "none" or recipe.qc.trim == "silero" else set()
-    extras |= (
-        {"hf"} if any(q.source == "hf" for q in recipe.questions.sources or [recipe.questions]) else set()
-    )
+    extras |= {"hf"} if any(q.source == "hf" for q in sources) else set()
     extras = sorted(extras - {""})
     lines += [
         f"requests: ~{llm:,.0f} LLM, ~{tts:,.0f} TTS utterances",

@@ -84,17 +84,17 @@ def iter_ray(
     import ray
 
     init_ray(recipe, workers)
-    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    cluster = ray.cluster_resources()
+    workers = workers or max(1, int(cluster.get("CPU", 1)))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our per-shard lines are the progress
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
     ds = ray.data.from_items(rows, override_num_blocks=max(len(rows), 1))
     groups = stage_groups(recipe)
-    cluster_gpus = ray.cluster_resources().get("GPU", 0)
     for n, (lo, hi, cpus, gpus) in enumerate(groups):
         last = n == len(groups) - 1
         # CPU pools grow to `workers` actors; a GPU pool to as many as the cluster's GPUs hold.
-        pool = workers if gpus == 0 else max(1, int(cluster_gpus // gpus))
+        pool = workers if gpus == 0 else max(1, int(cluster.get("GPU", 0) // gpus))
         with warnings.catch_warnings():
             # ray_remote_args_fn is deprecated after 2.60 (we pin 2.60.0) and has no named
             # replacement for max_restarts; without it Ray logs a restart warning per actor.

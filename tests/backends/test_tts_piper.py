@@ -130,3 +130,10 @@ def test_word_mapping_handles_merged_and_split_groups(backend):
     phones = [(i * 100, i * 100 + 100, i in (0, 4, 19, 25)) for i in range(30)]
     words = _align_words(engine, ["of", "the", "1995"], phones, sr=1000)
     assert [w.start for w in words] == [0.0, 0.2, 0.4]
+
+
+def test_engines_with_other_thread_counts_are_not_shared():
+    from datagen.backends.tts.piper import PiperOptions, _load_engine
+
+    assert _load_engine(PiperOptions(threads=1)) is _load_engine(PiperOptions(threads=1))
+    assert _load_engine(PiperOptions(threads=2)) is not _load_engine(PiperOptions(threads=1))

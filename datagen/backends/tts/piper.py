@@ -89,7 +89,7 @@ def voice_name(model_path: str) -> str:
 def _load_engine(opts: PiperOptions) -> _Engine:
     """Load and patch the voice once per process; later calls share it."""
     model_path, config_path = _paths(opts)
-    key = (model_path, config_path, opts.use_cuda, opts.include_alignments)
+    key = (model_path, config_path, opts.use_cuda, opts.include_alignments, opts.threads)
     with _LOCK:
         if key not in _ENGINES:
             _ENGINES[key] = _build_engine(model_path, config_path, opts)
