@@ -187,6 +187,8 @@ class DuplexSample:
     events: tuple[Event, ...]
     labels: np.ndarray  # int32, one id per block
     meta: dict[str, Any] = field(default_factory=dict)
+    # (turn, mono float32 audio) for each assistant turn cut short: its whole answer.
+    full_answers: tuple[tuple[int, np.ndarray], ...] = ()
 
     @property
     def duration(self) -> float:

@@ -61,6 +61,7 @@ def test_labels_that_disagree_with_audio_fail(corpus, tmp_path):
                 "cuts": [str(shar / "cuts.000000.jsonl.gz")],
                 "recording": [str(shar / "recording.000000.tar")],
                 "labels": [str(shar / "labels.000000.tar")],
+                "full_answers": [str(shar / "full_answers.000000.tar")],
             }
         )
     )
@@ -75,7 +76,7 @@ def test_labels_that_disagree_with_audio_fail(corpus, tmp_path):
                 labels[b], labels[b - 5] = THINK_ID, SHIFT_ID
             fresh = cut.drop_custom("labels").move_to_memory(audio_format="flac")
             w.write(fresh.attach_tensor("labels", labels, frame_shift=0.08, temporal_dim=0))
-    for name in ("cuts.jsonl.gz", "recording.tar", "labels.tar"):
+    for name in ("cuts.jsonl.gz", "recording.tar", "labels.tar", "full_answers.tar"):
         field, ext = name.split(".", 1)
         (staged / name).replace(shar / f"{field}.000000.{ext}")
     rep = validate(corpus)

@@ -19,24 +19,50 @@ import soundfile as sf
 
 from datagen.records import DuplexSample
 
-SHAR_FIELDS = {"recording": "flac", "labels": "numpy"}
+SHAR_FIELDS = {"recording": "flac", "labels": "numpy", "full_answers": "flac"}
 
 
-def to_cut(s: DuplexSample):
-    from lhotse import MultiCut, Recording, SupervisionSegment
+def _memory_recording(rec_id: str, audio: np.ndarray, sr: int):
+    """A Recording held in memory as 16-bit WAV; `audio` is (channels, samples)."""
+    from lhotse import Recording
     from lhotse.audio.source import AudioSource
 
     buf = io.BytesIO()
-    sf.write(buf, np.clip(s.audio.T, -1.0, 1.0), s.sample_rate, format="WAV", subtype="PCM_16")
-    n = s.audio.shape[1]
-    rec = Recording(
-        id=s.id,
-        sources=[AudioSource(type="memory", channels=[0, 1], source=buf.getvalue())],
-        sampling_rate=s.sample_rate,
+    sf.write(buf, np.clip(audio.T, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+    channels = list(range(audio.shape[0]))
+    n = audio.shape[1]
+    return Recording(
+        id=rec_id,
+        sources=[AudioSource(type="memory", channels=channels, source=buf.getvalue())],
+        sampling_rate=sr,
         num_samples=n,
-        duration=n / s.sample_rate,
-        channel_ids=[0, 1],
+        duration=n / sr,
+        channel_ids=channels,
     )
+
+
+def _attach_full_answers(custom: dict, s: DuplexSample) -> None:
+    """Each cut-short answer's whole audio, end to end in one mono recording, with
+    an index of where each turn's audio lies in it. Not aligned with the cut
+    (`full_answers_unaligned`, Lhotse's convention): `cut.load_full_answers()`
+    returns all of it."""
+    if not s.full_answers:
+        return
+    index, offset = [], 0
+    for turn, audio in s.full_answers:
+        index.append({"turn": turn, "offset": offset, "num_samples": len(audio)})
+        offset += len(audio)
+    joined = np.concatenate([a for _, a in s.full_answers])[None, :]
+    custom["full_answers"] = _memory_recording(f"{s.id}-full_answers", joined, s.sample_rate)
+    custom["full_answers_unaligned"] = True
+    custom["full_answers_index"] = index
+
+
+def to_cut(s: DuplexSample):
+    from lhotse import MultiCut, SupervisionSegment
+
+    n = s.audio.shape[1]
+    rec = _memory_recording(s.id, s.audio, s.sample_rate)
     sups = [
         SupervisionSegment(
             id=seg.id,
@@ -62,6 +88,7 @@ def to_cut(s: DuplexSample):
         {"kind": e.kind, "time": round(e.time, 4), "role": e.role, "expect": e.expect, "detail": e.detail}
         for e in s.events
     ]
+    _attach_full_answers(custom, s)
     cut = MultiCut(
         id=s.id,
         start=0.0,
@@ -104,6 +131,25 @@ def index_row(s: DuplexSample, shard: int) -> dict:
 
 def reject_row(r) -> dict:
     return asdict(r)
+
+
+def load_full_answers(cut) -> dict[int, np.ndarray]:
+    """{turn: whole mono audio} of each assistant turn the cut holds cut short
+    (empty for a cut with none, or a corpus written before they were kept).
+
+    Lhotse's Shar writer records a custom recording with the cut's duration
+    (`to_shar_placeholder`), although the tar member holds all of it; the index
+    knows the true length, so the manifest is mended before loading.
+    """
+    from lhotse.utils import fastcopy
+
+    if not cut.has_custom("full_answers"):
+        return {}
+    index = cut.custom["full_answers_index"]
+    total = sum(e["num_samples"] for e in index)
+    rec = cut.custom["full_answers"]
+    audio = fastcopy(rec, num_samples=total, duration=total / rec.sampling_rate).load_audio()[0]
+    return {e["turn"]: audio[e["offset"] : e["offset"] + e["num_samples"]] for e in index}
 
 
 def load_cuts(out_dir: Path):

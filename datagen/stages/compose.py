@@ -83,4 +83,5 @@ class ComposeStage(Stage):
             events=tl.events,
             labels=labels,
             meta=meta,
+            full_answers=tuple(sorted(mix.full_answers.items())),
         )

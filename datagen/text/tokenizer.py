@@ -89,7 +89,9 @@ class HFTokenizer:
                 f"labels.tokenizer: no tokenizer.json at {path} (a local path is required)"
             )
         self._tok = Tokenizer.from_file(str(file))
-        self.name = f"hf:{p.name}"
+        # The folder name says which tokenizer; the fingerprint proves it, so a
+        # trainer can refuse a backbone whose vocabulary differs (datagen/train).
+        self.name = f"hf:{p.name}-{vocab_fingerprint(self._tok.get_vocab())}"
 
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids
@@ -99,6 +101,12 @@ class HFTokenizer:
 
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(token_id) or ""
+
+
+def vocab_fingerprint(vocab: dict[str, int]) -> str:
+    """A short hash of a token -> id mapping: equal iff the label ids mean the same text."""
+    lines = "\n".join(f"{i}\t{t}" for t, i in sorted(vocab.items(), key=lambda kv: kv[1]))
+    return hashlib.sha1(lines.encode("utf-8")).hexdigest()[:10]
 
 
 def _bundled_text() -> list[str]:

@@ -28,6 +28,10 @@ class Mix:
     speech0: np.ndarray  # clean speech on channel 0
     interference: np.ndarray  # echo + noise on channel 0
     meta: dict = field(default_factory=dict)
+    # The whole audio of each assistant turn that was cut short, by turn index:
+    # what it would have gone on saying. A trainer replaying a model that does
+    # not stop where the data stops needs it (docs/labels.md, "Uncut answers").
+    full_answers: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def level(x: np.ndarray, target_db: float) -> np.ndarray:
@@ -86,10 +90,13 @@ def render(vd: VoicedDialogue, tl: Timeline, cfg: TimelineConfig, sr: int, rng: 
     n = int(round(tl.duration * sr))
     chans = np.zeros((2, n), dtype=np.float32)
     fade = int(cfg.fade_s * sr)
+    full_answers: dict[int, np.ndarray] = {}
     for p in tl.placements:
         u = vd.utterances[p.key]
         x = level(u.audio.astype(np.float32), SPEECH_RMS_DB + p.gain_db)
         if p.keep_s is not None:
+            if p.channel == ASSISTANT:
+                full_answers[int(p.key[1:])] = x
             x = _fade_out(x[: int(round(p.keep_s * sr))], fade)
         a = int(round(p.start * sr))
         x = x[: max(n - a, 0)]
@@ -121,4 +128,4 @@ def render(vd: VoicedDialogue, tl: Timeline, cfg: TimelineConfig, sr: int, rng: 
         chans[ENV] *= scale
         speech0 *= scale
         interference *= scale
-    return Mix(chans, speech0, interference.astype(np.float32), meta)
+    return Mix(chans, speech0, interference.astype(np.float32), meta, full_answers)

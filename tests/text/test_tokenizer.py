@@ -14,6 +14,7 @@ from datagen.text.tokenizer import (
     builtin_tokenizer,
     get_tokenizer,
     label_to_text,
+    vocab_fingerprint,
 )
 
 
@@ -64,7 +65,8 @@ def test_hf_tokenizer_from_a_local_folder(tmp_path):
     pytest.importorskip("tokenizers", reason="the serve/qc extras bring `tokenizers`")
     _train_local_tokenizer(tmp_path / "llama-like")
     tok = get_tokenizer(str(tmp_path / "llama-like"))
-    assert isinstance(tok, HFTokenizer) and tok.name == "hf:llama-like"
+    assert isinstance(tok, HFTokenizer) and tok.name.startswith("hf:llama-like-")
+    assert tok.name == f"hf:llama-like-{vocab_fingerprint(tok._tok.get_vocab())}"  # names its vocabulary
     ids = tok.encode(" the capital of france")
     assert tok.decode(ids) == " the capital of france" and len(ids) < len(" the capital of france")
     assert (
@@ -84,5 +86,5 @@ def test_compose_with_a_local_hf_tokenizer(tmp_path):
 
     _train_local_tokenizer(tmp_path / "tok")
     sample = compose_one(labels_tokenizer=str(tmp_path / "tok"))
-    assert sample.meta["label_meta"]["tokenizer"] == "hf:tok"
+    assert sample.meta["label_meta"]["tokenizer"].startswith("hf:tok-")
     assert int(np.sum(sample.labels == SHIFT_ID)) == 2 and int(np.sum(sample.labels >= TEXT_OFFSET)) > 0
