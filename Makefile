@@ -6,8 +6,15 @@ STAMP   := $(VENV)/.installed
 RECIPE  ?= recipes/tiny.yaml
 OUT     ?= manifests/tiny
 ARGS    ?=
+TRAIN   ?= recipes/train/tiny_cpu.yaml
+RUN     ?= manifests/train/tiny_cpu
+EVAL    ?= manifests/eval_context_independent manifests/eval_context_dependent
+ERRORS  ?= $(RUN)/errors.jsonl
+LOOP    ?= manifests/tiny/loop
+POOL    ?= manifests/dpo_pool
 
-.PHONY: help setup corpus test lint report validate inspect bench clean
+.PHONY: help setup corpus test lint report validate inspect bench clean eval-sets train-sft errors score \
+	dpo-pairs train-dpo loop
 
 help:
 	@echo "make corpus   build the offline tiny corpus into $(OUT) (recipes/tiny.yaml)"
@@ -15,6 +22,13 @@ help:
 	@echo "make lint     ruff"
 	@echo "make report   HTML report of $(OUT)"
 	@echo "make bench    throughput and memory benchmarks"
+	@echo "make eval-sets   the evaluation corpora (recipes/eval/)"
+	@echo "make train-sft   SFT of the tiny CPU model on $(OUT) ($(TRAIN)); rerun to resume"
+	@echo "make errors      stream the trained model over the eval sets: $(ERRORS)"
+	@echo "make score       turn-taking / stop F1 / latencies of $(ERRORS) beside two rule baselines"
+	@echo "make dpo-pairs   DPO pairs from the SFT model's errors on a held-out training pool ($(POOL))"
+	@echo "make train-dpo   DPO of the SFT model on those pairs, SFT subset kept"
+	@echo "make loop        SFT -> errors -> pairs -> DPO -> errors: $(LOOP)/report.md"
 
 # System voices: espeak-ng (GPL) for user and third-party voices.
 /usr/bin/espeak-ng:
@@ -25,7 +39,7 @@ $(STAMP): pyproject.toml | /usr/bin/espeak-ng
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,dev]"
+	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -51,6 +65,46 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+manifests/eval_context_independent/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/eval/context_independent.yaml
+
+manifests/eval_context_dependent/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/eval/context_dependent.yaml
+
+eval-sets: manifests/eval_context_independent/stats.json manifests/eval_context_dependent/stats.json
+
+$(OUT)/stats.json: | $(STAMP)
+	$(BIN)/datagen run $(RECIPE)
+
+manifests/train_cpu/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/train_cpu.yaml
+
+$(POOL)/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/dpo_pool.yaml
+
+train-sft: $(OUT)/stats.json manifests/train_cpu/stats.json
+	$(BIN)/datagen train sft $(TRAIN) $(ARGS)
+
+errors: eval-sets
+	$(BIN)/datagen train errors $(RUN) $(foreach e,$(EVAL),--eval $(e)) --out $(ERRORS)
+
+score:
+	$(BIN)/datagen score $(ERRORS)
+
+dpo-pairs: $(POOL)/stats.json
+	$(BIN)/datagen train errors $(RUN) --eval $(POOL) --out $(LOOP)/errors_pool.jsonl
+	$(BIN)/datagen dpo $(LOOP)/errors_pool.jsonl --corpus $(POOL) --out $(LOOP)/pairs
+
+train-dpo:
+	$(BIN)/datagen train dpo recipes/train/tiny_cpu_dpo.yaml --set dpo.init=$(RUN) \
+		--set dpo.pairs=$(LOOP)/pairs --set out=$(LOOP)/dpo $(ARGS)
+
+loop: train-sft eval-sets
+	$(BIN)/datagen train errors $(RUN) $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_before.jsonl
+	$(MAKE) --no-print-directory dpo-pairs train-dpo
+	$(BIN)/datagen train errors $(LOOP)/dpo $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_after.jsonl
+	$(BIN)/datagen train compare $(LOOP)/errors_before.jsonl $(LOOP)/errors_after.jsonl --out $(LOOP)
 
 clean:
 	rm -rf manifests/*/ .pytest_cache

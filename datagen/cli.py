@@ -125,3 +125,15 @@ def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = 
             typer.echo("  labels: " + compact(cut.load_labels(), get_tokenizer(spec)))
         return
     _fail(f"no cut {cut_id!r} in {out}")
+
+
+def _register_trainer() -> None:
+    """The trainer's commands (datagen/train/cli.py); their heavy imports load only when run."""
+    from datagen.train.cli import dpo_pairs, score, train_app
+
+    app.add_typer(train_app, name="train")
+    app.command(name="score")(score)
+    app.command(name="dpo")(dpo_pairs)
+
+
+_register_trainer()

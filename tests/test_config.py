@@ -9,7 +9,9 @@ import pytest
 from datagen.config import RecipeError, apply_override, load_recipe, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = sorted((ROOT / "recipes").rglob("*.yaml"))
+TRAINER = ROOT / "recipes" / "train"  # trainer configs (datagen/train/config.py), not corpus recipes
+RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if TRAINER not in p.parents)
+TRAIN_CONFIGS = sorted(TRAINER.rglob("*.yaml"))
 
 
 def test_recipes_are_found():
@@ -22,6 +24,16 @@ def test_recipes_are_found():
 def test_every_recipe_validates(path):
     r = load_recipe(path)
     assert r.name and r.dialogues >= 1
+
+
+@pytest.mark.parametrize("path", TRAIN_CONFIGS, ids=lambda p: p.name)
+def test_every_trainer_config_validates(path):
+    from datagen.train.config import load_train_config
+
+    cfg = load_train_config(path)
+    assert cfg.name and cfg.data.train and cfg.out
+    with pytest.raises(RecipeError, match="optim.lrr"):
+        load_train_config(path, ["optim.lrr=1"])
 
 
 @pytest.mark.parametrize(

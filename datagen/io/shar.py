@@ -42,19 +42,23 @@ def _memory_recording(rec_id: str, audio: np.ndarray, sr: int):
 
 
 def _attach_full_answers(custom: dict, s: DuplexSample) -> None:
-    """Each cut-short answer's whole audio, end to end in one mono recording, with
-    an index of where each turn's audio lies in it. Not aligned with the cut
-    (`full_answers_unaligned`, Lhotse's convention): `cut.load_full_answers()`
-    returns all of it."""
+    """Each cut-short answer whole, one channel each, aligned with the cut: the
+    answer starts where it starts on channel 1 and plays on past its stop, to the
+    end of the cut (`custom["full_answers_index"]`: turn, channel). Aligned and
+    as long as the cut, so every Lhotse operation (Shar round trips, truncation,
+    re-sharding) treats it like the recording."""
     if not s.full_answers:
         return
-    index, offset = [], 0
-    for turn, audio in s.full_answers:
-        index.append({"turn": turn, "offset": offset, "num_samples": len(audio)})
-        offset += len(audio)
-    joined = np.concatenate([a for _, a in s.full_answers])[None, :]
-    custom["full_answers"] = _memory_recording(f"{s.id}-full_answers", joined, s.sample_rate)
-    custom["full_answers_unaligned"] = True
+    n = s.audio.shape[1]
+    starts = {seg.turn: seg.start for seg in s.segments if seg.channel == 1}
+    chans = np.zeros((len(s.full_answers), n), dtype=np.float32)
+    index = []
+    for ch, (turn, audio) in enumerate(s.full_answers):
+        a = int(round(starts[turn] * s.sample_rate))
+        x = audio[: max(n - a, 0)]
+        chans[ch, a : a + len(x)] = x
+        index.append({"turn": turn, "channel": ch})
+    custom["full_answers"] = _memory_recording(f"{s.id}-full_answers", chans, s.sample_rate)
     custom["full_answers_index"] = index
 
 
@@ -134,22 +138,18 @@ def reject_row(r) -> dict:
 
 
 def load_full_answers(cut) -> dict[int, np.ndarray]:
-    """{turn: whole mono audio} of each assistant turn the cut holds cut short
-    (empty for a cut with none, or a corpus written before they were kept).
-
-    Lhotse's Shar writer records a custom recording with the cut's duration
-    (`to_shar_placeholder`), although the tar member holds all of it; the index
-    knows the true length, so the manifest is mended before loading.
-    """
-    from lhotse.utils import fastcopy
-
+    """{turn: mono audio} of each assistant turn the cut holds cut short: the whole
+    answer from its start on channel 1 to the end of the cut (empty for a cut with
+    none, or a corpus written before they were kept)."""
     if not cut.has_custom("full_answers"):
         return {}
-    index = cut.custom["full_answers_index"]
-    total = sum(e["num_samples"] for e in index)
-    rec = cut.custom["full_answers"]
-    audio = fastcopy(rec, num_samples=total, duration=total / rec.sampling_rate).load_audio()[0]
-    return {e["turn"]: audio[e["offset"] : e["offset"] + e["num_samples"]] for e in index}
+    audio = np.atleast_2d(cut.load_full_answers())
+    starts = {s.custom.get("turn"): s.start for s in cut.supervisions if s.channel == 1}
+    sr = cut.sampling_rate
+    return {
+        e["turn"]: audio[e["channel"], int(round(starts[e["turn"]] * sr)) :]
+        for e in cut.custom["full_answers_index"]
+    }
 
 
 def load_cuts(out_dir: Path):

@@ -1,0 +1,198 @@
+"""`datagen train ...`, `datagen score` and `datagen dpo`: each calls one library function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+train_app = typer.Typer(
+    help="Train a duplex model on the corpus (SFT, DPO) and log its errors.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def _config(config: Path, set_: list[str]):
+    from datagen.config import RecipeError
+    from datagen.train.config import load_train_config
+
+    try:
+        return load_train_config(config, set_)
+    except RecipeError as e:
+        fail(str(e))
+
+
+SET = typer.Option([], "--set", help="Override a config field: key.path=value (repeatable)")
+FRESH = typer.Option(False, "--fresh", help="Start over instead of resuming from the last checkpoint")
+STOP_AFTER = typer.Option(None, "--stop-after", help="Stop after this many optimizer steps in total")
+
+
+def _train(kind: str, config: Path, set_: list[str], fresh: bool, stop_after: int | None) -> None:
+    """Run one trainer (sft or dpo) and say where its checkpoint is."""
+    from datagen.train.vocab import TokenizerMismatch
+
+    cfg = _config(config, set_)
+    if kind == "sft":
+        from datagen.train.loop import train_sft as train
+    else:
+        from datagen.train.dpo import train_dpo as train
+    try:
+        res = train(cfg, resume=not fresh, stop_after=stop_after)
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(f"checkpoint: {res.get('checkpoint')} (step {res['step']})")
+
+
+@train_app.command()
+def sft(
+    config: Path = typer.Argument(..., help="Trainer config, e.g. recipes/train/tiny_cpu.yaml"),
+    set_: list[str] = SET,
+    fresh: bool = FRESH,
+    stop_after: int = STOP_AFTER,
+) -> None:
+    """Supervised fine-tuning on the corpus's label tracks. Rerun to resume."""
+    _train("sft", config, set_, fresh, stop_after)
+
+
+@train_app.command()
+def errors(
+    checkpoint: Path = typer.Argument(
+        ..., help="A checkpoint folder, or a run folder (its latest checkpoint)"
+    ),
+    eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
+    out: Path = typer.Option(None, "--out", help="Error log to write (default: <run>/errors.jsonl)"),
+    batch_size: int = typer.Option(None, "--batch-size", help="Dialogues decoded together"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+) -> None:
+    """Stream the model over evaluation sets, block by block, and log its errors."""
+    from datagen.train.checkpoint import resolve
+    from datagen.train.errors import run_errors
+    from datagen.train.vocab import TokenizerMismatch
+
+    try:
+        found = resolve(checkpoint)
+        target = out or found.parent.parent / "errors.jsonl"
+        res = run_errors(found, eval_, target, batch_size=batch_size, device=device)
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
+    typer.echo(f"{res['dialogues']} dialogues -> {res['out']} (error categories: {cats})")
+
+
+def score(
+    error_log: Path = typer.Argument(..., help="An error log (JSONL, docs/error_log.md)"),
+    out: Path = typer.Option(None, "--out", help="JSON to write (default: beside the log, .score.json)"),
+    corpus: str = typer.Option(
+        None, "--corpus", help="Where the dialogues' audio is, if not where the log says"
+    ),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the two rule baselines"),
+) -> None:
+    """Turn-taking success, stop precision/recall/F1, early stops and latencies, beside two rule baselines."""
+    from datagen.train.score import format_result, score_log
+
+    if not error_log.is_file():
+        fail(f"no error log at {error_log}")
+    target = out or error_log.with_suffix(".score.json")
+    try:
+        res = score_log(error_log, target, corpus=corpus, baselines=not no_baselines)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(format_result(res))
+    typer.echo(f"\nwritten: {target}")
+
+
+@train_app.command()
+def dpo(
+    config: Path = typer.Argument(
+        ..., help="Trainer config with a `dpo:` block (recipes/train/tiny_cpu_dpo.yaml)"
+    ),
+    set_: list[str] = SET,
+    fresh: bool = FRESH,
+    stop_after: int = STOP_AFTER,
+) -> None:
+    """DPO on preference pairs from `datagen dpo`, keeping an SFT subset. Rerun to resume."""
+    _train("dpo", config, set_, fresh, stop_after)
+
+
+def _mix(text: str | None) -> dict[str, float]:
+    from datagen.train.simulate import MISTAKES
+
+    if not text:
+        return {m: 1.0 for m in MISTAKES}
+    out = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        out[name.strip()] = float(weight or 1.0)
+    return out
+
+
+def dpo_pairs(
+    error_log: Path = typer.Argument(
+        None, help="An error log (any model's, docs/error_log.md); omit with --simulate"
+    ),
+    corpus: list[str] = typer.Option(
+        ..., "--corpus", help="Corpus folder(s) holding the dialogues (repeatable)"
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder to write pairs.jsonl, sft.jsonl, trl.jsonl, stats.json"
+    ),
+    per_category: int = typer.Option(None, "--per-category", help="Cap on pairs per error category"),
+    simulate: bool = typer.Option(
+        False, "--simulate", help="No model yet: make rejected tracks from the corpus"
+    ),
+    mix: str = typer.Option(
+        None, "--mix", help="Simulated mistakes and weights, e.g. ignore_barge_in=2,early_stop=1"
+    ),
+    late_by: int = typer.Option(6, "--late-by", help="Blocks a simulated late reaction comes after gold"),
+    backbone: str = typer.Option(
+        None, "--backbone", help="Backbone folder holding the corpus tokenizer (hf:...)"
+    ),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over the five categories."""
+    from datagen.train.dpo_data import build
+    from datagen.train.vocab import TokenizerMismatch
+
+    if not simulate and (error_log is None or not error_log.is_file()):
+        fail(f"no error log at {error_log} (or pass --simulate to make errors from the corpus)")
+    try:
+        stats = build(
+            None if simulate else error_log,
+            corpus,
+            out,
+            per_category=per_category,
+            seed=seed,
+            simulate_mix=_mix(mix) if simulate else None,
+            late_by=late_by,
+            backbone_path=backbone,
+        )
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    cats = ", ".join(f"{k} {v}" for k, v in stats["pairs_by_category"].items())
+    typer.echo(
+        f"{stats['pairs']} pairs ({cats}) + {stats['sft_samples']} SFT dialogues -> {out}\n"
+        f"{stats['lines']} logged lines = {stats['pairs']} pairs + {stats['rejected']} rejected "
+        f"{stats['rejected_by_reason']} + {stats['without_error']} without an error"
+    )
+
+
+@train_app.command()
+def compare(
+    before: Path = typer.Argument(..., help="Error log of the model before (e.g. after SFT)"),
+    after: Path = typer.Argument(..., help="Error log of the model after (e.g. after DPO), same dialogues"),
+    out: Path = typer.Option(..., "--out", help="Folder for report.md, compare.png, compare.json"),
+) -> None:
+    """One before/after table and plot of two error logs over the same evaluation sets."""
+    from datagen.train.compare import compare as run_compare
+
+    try:
+        res = run_compare(before, after, out)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\n\nwritten: {res['report']}")

@@ -1,0 +1,46 @@
+"""Late decisions: the track waits, the targets say "now" at every block it waited."""
+
+import numpy as np
+
+from datagen.text.tokenizer import SHIFT_ID, THINK_ID
+from datagen.train.augment import IGNORE, late_decision
+from datagen.train.tracks import SpeakSpan, render, spans_of
+
+
+def _all(labels, interrupted, **kw):
+    out = [late_decision(labels, interrupted, np.random.default_rng(i), **kw) for i in range(200)]
+    return [x for x in out if x is not None]
+
+
+def test_a_late_speak_is_relabelled_now_at_every_waiting_block():
+    gold = render(120, [SpeakSpan(20, 60, (5, 6, 7))])
+    for track, voice, targets in _all(gold, [False], max_blocks=6):
+        ((speak, stop),) = [(s.speak, s.stop) for s in spans_of(track)]
+        if speak == 20:
+            continue  # this draw moved the stop
+        assert 20 < speak <= 26 and stop == 60 + (speak - 20)  # an uninterrupted answer moves whole
+        assert (track[20:speak] == THINK_ID).all()  # the fed-back track waited
+        assert (targets[20 : speak + 1] == SHIFT_ID).all()  # and every waiting block learns "now"
+        assert voice[0].speak == speak and voice[0].stop is None  # its voice starts late too
+
+
+def test_an_answer_end_learns_nothing_from_short_silences():
+    gold = render(120, [SpeakSpan(20, 60, (5, 6, 7))])
+    seen = 0
+    for track, _, targets in _all(gold, [False], max_blocks=8, min_finish_blocks=4):
+        stop = spans_of(track)[0].stop
+        if spans_of(track)[0].speak != 20:
+            continue
+        seen += 1
+        assert 64 <= stop <= 68 and targets[60] == SHIFT_ID
+        assert (targets[61:64] == IGNORE).all() and (targets[64 : stop + 1] == SHIFT_ID).all()
+    assert seen > 10
+
+
+def test_a_reaction_stays_put_when_the_answer_starts_late():
+    gold = render(120, [SpeakSpan(20, 60, (5,)), SpeakSpan(70, 100, (6,))])
+    for track, voice, _ in _all(gold, [True, False], max_blocks=5):
+        spans = spans_of(track)
+        if spans[0].speak != 20:
+            assert spans[0].stop == 60 and voice[0].stop == 60  # the barge-in did not move
+        assert spans[0].stop < spans[1].speak  # never runs into the next turn

@@ -1,0 +1,70 @@
+"""The model's shape: causal encoder, 5 positions per block, loss on tokens only."""
+
+import torch
+
+from datagen.train.data import DuplexDataset, make_sampler, split_cuts
+from datagen.train.loop import Run
+from datagen.train.model import PER_BLOCK, DuplexModel
+from datagen.train.runtime import Dist, make_optimizer
+from datagen.train.vocab import LabelVocab
+
+VOCAB = LabelVocab("builtin-test", 60, 58, 59)
+
+
+def _model(cfg):
+    return DuplexModel(cfg, VOCAB).eval()
+
+
+def test_subsampler_block_by_block_equals_whole(cfg):
+    enc = _model(cfg).encoder
+    feats = torch.randn(2, 8 * 6, 80)
+    whole = enc.subsample(feats)
+    assert whole.shape == (2, 12, cfg.encoder.dim)  # 2 embeddings per block
+    for b in range(6):
+        x = feats[:, :8] if b == 0 else feats[:, 8 * (b - 1) : 8 * (b + 1)]
+        part = enc.subsample(x)[:, -2:]
+        assert torch.allclose(part, whole[:, 2 * b : 2 * b + 2], atol=1e-5)
+
+
+def test_no_block_depends_on_later_audio_or_tokens(cfg):
+    m = _model(cfg)
+    env, asst = torch.randn(1, 8 * 10, 80), torch.randn(1, 8 * 10, 80)
+    tokens = torch.randint(0, 58, (1, 10))
+    with torch.no_grad():
+        base = m.logits(env, asst, tokens)
+        env2, asst2, tok2 = env.clone(), asst.clone(), tokens.clone()
+        env2[:, 8 * 6 :] += 3.0
+        asst2[:, 8 * 6 :] -= 3.0
+        tok2[:, 5:] = 7  # the token of block 5 is fed back after block 5's prediction
+        moved = m.logits(env2, asst2, tok2)
+    assert torch.allclose(base[:, :6], moved[:, :6], atol=1e-5)
+    assert not torch.allclose(base[:, 6:], moved[:, 6:], atol=1e-3)
+
+
+def test_sequence_layout_is_env_env_asst_asst_token(cfg):
+    m = _model(
+        cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"state_embedding": False})})
+    )
+    audio = torch.arange(3 * 4).float().view(1, 3, 4, 1).expand(1, 3, 4, m.base.config.hidden_size)
+    seq = m.sequence(audio, torch.zeros(1, 3, dtype=torch.long))
+    assert seq.shape[1] == 3 * PER_BLOCK
+    assert seq[0, :4, 0].tolist() == [0, 1, 2, 3] and seq[0, 5:9, 0].tolist() == [4, 5, 6, 7]
+
+
+def test_a_training_step_lowers_the_loss_on_a_fixed_batch(cfg):
+    run = Run(cfg, Dist(), torch.device("cpu"))
+    train, _ = split_cuts(cfg.data, 0)
+    cuts = next(iter(make_sampler(train, cfg.data, 0, shuffle=False)))
+    batch = DuplexDataset(run.batcher)[cuts]
+    run.init_cmvn(train)
+    opt = make_optimizer(run.model, cfg.optim)
+    run.model.train()
+    first, _ = run.model.sft_loss(batch)
+    for _ in range(3):
+        loss, stats = run.model.sft_loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after, _ = run.model.sft_loss(batch)
+    assert after.item() < first.item() - 0.1
+    assert stats["blocks"] == int(batch["n_blocks"].sum())  # every real block is a target, no padding

@@ -1,0 +1,140 @@
+"""DPO pairs: same until the first divergent block, different at it; any model's log; books balance."""
+
+import json
+
+import numpy as np
+import pytest
+
+from datagen.text.tokenizer import SHIFT_ID, builtin_tokenizer
+from datagen.train.config import ScoreConfig
+from datagen.train.dpo_data import build
+from datagen.train.errlog import make_line, schema_problem, write_log
+from datagen.train.errors import dialogues_of, label_encoder
+from datagen.train.judge import CATEGORIES
+from datagen.train.pairs import make_pair
+from datagen.train.simulate import MISTAKES, candidates, make_mistake
+
+
+@pytest.fixture(scope="module")
+def dialogues(local_corpus):
+    return list(dialogues_of(local_corpus, label_encoder(builtin_tokenizer().name, None)))
+
+
+def _simulated(dialogues):
+    """Every applicable simulated mistake on every dialogue, as error-log lines."""
+    out = []
+    rng = np.random.default_rng(0)
+    for d, rec in dialogues:
+        tokens = [a.tokens for a in d.answers]
+        for mistake, places in candidates(rec).items():
+            for where in places:
+                track = make_mistake(rec, tokens, mistake, where, rng, late_by=6)
+                out.append((make_line(rec, track, f"simulated:{mistake}", ScoreConfig()), tokens, mistake))
+    return out
+
+
+def test_chosen_equals_rejected_before_the_divergent_block_and_differs_at_it(dialogues):
+    made = _simulated(dialogues)
+    assert {m for _, _, m in made} == set(MISTAKES)
+    cats = set()
+    for line, tokens, mistake in made:
+        pair, why = make_pair(line, tokens, ScoreConfig())
+        if pair is None:
+            assert why == "no_error_in_the_five_categories", (mistake, why)
+            continue
+        cats.add(pair["category"])
+        f = pair["first_divergent_block"]
+        c, r = np.array(pair["chosen"]), np.array(pair["rejected"])
+        assert np.array_equal(c[:f], r[:f]) and c[f] != r[f]
+        assert (c[f] == SHIFT_ID) != (r[f] == SHIFT_ID)  # a <shift> moved, inserted or removed
+        assert r.tolist() == line["predicted"] and schema_problem(pair, "dpo_pair") is None
+        # chosen behaves as gold from there: the judge finds no error at or after f
+        fixed = make_line({**line, "gold_shifts": line["gold_shifts"]}, c, "chosen", ScoreConfig())
+        assert all(e["block"] is None or e["block"] < f for e in fixed["errors"] if e["category"]), mistake
+    assert cats == set(CATEGORIES)
+
+
+def _hand_written_log(dialogues, path):
+    """An error log as another model would write it: only the schema's fields, no outcomes."""
+    rows = []
+    for _, rec in dialogues:
+        pred = np.zeros(rec["num_blocks"], dtype=int)
+        a = rec["answers"][0]
+        pred[[a["gold_speak"], min(a["gold_speak"] + 5, rec["num_blocks"] - 1)]] = SHIFT_ID  # stops at once
+        rows.append(
+            {
+                "schema": "duplex-error-log/1",
+                "cut_id": rec["cut_id"],
+                "corpus": rec["corpus"],
+                "task": rec["task"],
+                "checkpoint": "someone-elses-model",
+                "block_s": rec["block_s"],
+                "num_blocks": rec["num_blocks"],
+                "tokenizer": rec["tokenizer"],
+                "answers": [
+                    {k: x[k] for k in ("gold_speak", "gold_stop", "natural_blocks", "expect")}
+                    for x in rec["answers"]
+                ],
+                "events": [
+                    {k: e[k] for k in ("kind", "who", "time", "end", "expect", "answer")}
+                    | {"gold_block": e.get("gold_block")}
+                    for e in rec["events"]
+                ],
+                "gold_shifts": rec["gold_shifts"],
+                "predicted_shifts": np.flatnonzero(pred == SHIFT_ID).tolist(),
+                "predicted": pred.tolist(),
+                "category": "early_stop",
+            }
+        )
+    path.write_text(
+        "".join(json.dumps(r) + "\n" for r in rows) + "{broken\n" + json.dumps({"schema": 1}) + "\n"
+    )
+    return rows
+
+
+def test_pairs_from_another_models_log_and_bad_lines(dialogues, local_corpus, tmp_path):
+    rows = _hand_written_log(dialogues, tmp_path / "theirs.jsonl")
+    stats = build(tmp_path / "theirs.jsonl", [str(local_corpus)], tmp_path / "pairs", seed=1)
+    assert stats["lines"] == len(rows) + 2
+    assert (
+        stats["lines"] == stats["pairs"] + stats["rejected"] + stats["without_error"]
+    )  # every line accounted for
+    rejected = [json.loads(x) for x in (tmp_path / "pairs" / "rejected.jsonl").read_text().splitlines()]
+    bad = [r for r in rejected if r["reason"].startswith("bad line")]
+    assert [r["line"] for r in bad] == [len(rows) + 1, len(rows) + 2]
+    assert "not JSON" in bad[0]["reason"] and "required property" in bad[1]["reason"]
+    pairs = [json.loads(x) for x in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
+    assert pairs and all(schema_problem(p, "dpo_pair") is None for p in pairs)
+    trl = [json.loads(x) for x in (tmp_path / "pairs" / "trl.jsonl").read_text().splitlines()]
+    assert len(trl) == len(pairs) and all({"prompt", "chosen", "rejected"} <= set(t) for t in trl)
+    assert all(t["chosen"] != t["rejected"] for t in trl)
+    sft = [json.loads(x) for x in (tmp_path / "pairs" / "sft.jsonl").read_text().splitlines()]
+    assert len(sft) <= len(pairs) and not {s["task"] for s in sft} & {
+        "backchannel",
+        "barge_in_user",
+        "distractor",
+    }
+
+
+def test_the_category_cap_balances_pairs(dialogues, local_corpus, tmp_path):
+    lines = [line for line, _, _ in _simulated(dialogues)]
+    write_log(tmp_path / "sim.jsonl", lines)
+    stats = build(tmp_path / "sim.jsonl", [str(local_corpus)], tmp_path / "capped", per_category=2, seed=3)
+    assert all(n <= 2 for n in stats["pairs_by_category"].values())
+    for cat, n in stats["errors_by_category"].items():
+        assert stats["pairs_by_category"].get(cat, 0) == min(n, 2)
+    assert stats["rejected_by_reason"].get("over_category_cap", 0) == sum(
+        max(n - 2, 0) for n in stats["errors_by_category"].values()
+    )
+    again = build(tmp_path / "sim.jsonl", [str(local_corpus)], tmp_path / "again", per_category=2, seed=3)
+    assert (tmp_path / "capped" / "pairs.jsonl").read_text() == (
+        tmp_path / "again" / "pairs.jsonl"
+    ).read_text()
+    assert again == stats
+
+
+def test_simulate_needs_no_model(local_corpus, tmp_path):
+    stats = build(None, [str(local_corpus)], tmp_path / "sim", simulate_mix={m: 1.0 for m in MISTAKES})
+    assert stats["pairs"] > 0 and stats["source"] == "simulated"
+    with pytest.raises(ValueError, match="unknown simulated mistake"):
+        build(None, [str(local_corpus)], tmp_path / "x", simulate_mix={"sneeze": 1.0})

@@ -1,0 +1,70 @@
+"""Streaming decode (block by block, KV cache, its own voice) = a full forward pass."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from datagen.text.tokenizer import SHIFT_ID
+from datagen.train.answers import assistant_wave
+from datagen.train.errors import dialogues_of, label_encoder
+from datagen.train.loop import Run
+from datagen.train.runtime import Dist
+from datagen.train.stream import decode
+from datagen.train.tracks import spans_of
+
+
+def _shifty(model, vocab, batch):
+    """Make an untrained model's <shift> depend on what it hears, so that it speaks
+    and stops now and then: a fixed function of the hidden state, which both the
+    streaming and the full pass go through. (An untrained model's hidden states
+    barely move, so the function is scaled to how much they do on this batch.)"""
+    direction = torch.randn(model.base.config.hidden_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        seq = model.sequence(model.audio_embeddings(batch["env"], batch["asst"]), batch["tokens"])
+        s = model.decoder()(inputs_embeds=seq).last_hidden_state[0, 3::5] @ direction
+    centre, spread = float(s.quantile(0.5)), float(s.std()) + 1e-6
+    orig = model.head
+
+    def head(hidden):
+        out = orig(hidden)
+        bump = torch.zeros(out.shape[-1])
+        bump[vocab.shift] = 1.0
+        return out + 20.0 * ((hidden.float() @ direction - centre) / spread)[..., None] * bump
+
+    model.head = head
+
+
+@pytest.mark.parametrize("own_text", [True, False])
+def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text):
+    """own_text: every token streamed is the full pass's argmax. Otherwise (the default,
+    text fed back from the answer its voice plays) every <shift> decision is."""
+    run = Run(cfg, Dist(), torch.device("cpu"))
+    model, vocab = run.model.eval(), run.vocab
+    with torch.no_grad():  # untrained, these start at zero: give them something to carry
+        model.state_emb.normal_()
+        model.stream_emb.normal_()
+    encode = label_encoder(vocab.tokenizer, None)
+    dialogues = [d for d, _ in itertools.islice(dialogues_of(cfg.data.train[0], encode), 3)]
+    d0 = dialogues[0]
+    alternating = np.zeros(d0.n_blocks, dtype=np.int32)
+    alternating[::30] = SHIFT_ID  # both turn states, so the calibration straddles them
+    _shifty(model, vocab, run.batcher([d0.env], [np.zeros_like(d0.env)], [alternating]))
+    tracks, waves = decode(model, dialogues, 0.08, 0, torch.device("cpu"), own_text=own_text)
+    assert sum(int((t == SHIFT_ID).sum()) for t in tracks) >= 4, "the test model should speak and stop"
+    for d, track, wave in zip(dialogues, tracks, waves, strict=True):
+        assert len(track) == d.n_blocks
+        offline = assistant_wave(spans_of(track), d.answers, len(wave), 0.08, d.sampling_rate)
+        assert np.array_equal(wave, offline)  # its voice followed its decisions, nothing else
+        batch = run.batcher([d.env], [offline], [track])
+        with torch.no_grad():
+            logits = model.logits(batch["env"], batch["asst"], batch["tokens"])
+        full = vocab.to_labels(logits[0].argmax(-1))
+        if own_text:
+            assert np.array_equal(full, track)
+        else:
+            assert np.array_equal(full == SHIFT_ID, track == SHIFT_ID)
+            spoken = np.concatenate([np.asarray(a.tokens) for a in d.answers[: len(spans_of(track))]] or [[]])
+            text = track[track > SHIFT_ID]
+            assert set(text.tolist()) <= set(spoken.tolist())  # what it said is its answers' text
