@@ -12,9 +12,12 @@ EVAL    ?= manifests/eval_context_independent manifests/eval_context_dependent
 ERRORS  ?= $(RUN)/errors.jsonl
 LOOP    ?= manifests/tiny/loop
 POOL    ?= manifests/dpo_pool
+# Turn-taking sets, one per question source: add llama_questions web_questions trivia_qa
+# alpaca_eval when the hub (or a local export, see the recipes) is there.
+QA_SETS ?= bundled
 
 .PHONY: help setup corpus test lint report validate inspect bench clean eval-sets train-sft errors score \
-	dpo-pairs train-dpo loop
+	dpo-pairs train-dpo loop exports
 
 help:
 	@echo "make corpus   build the offline tiny corpus into $(OUT) (recipes/tiny.yaml)"
@@ -22,7 +25,8 @@ help:
 	@echo "make lint     ruff"
 	@echo "make report   HTML report of $(OUT)"
 	@echo "make bench    throughput and memory benchmarks"
-	@echo "make eval-sets   the evaluation corpora (recipes/eval/)"
+	@echo "make eval-sets   the evaluation sets (recipes/eval/): CI 200, CD 200, turn-taking, pause, echo"
+	@echo "make exports DIR=manifests/eval_pause FORMAT=fdb  export a corpus (nemo moshi fdb hf) to exports/"
 	@echo "make train-sft   SFT of the tiny CPU model on $(OUT) ($(TRAIN)); rerun to resume"
 	@echo "make errors      stream the trained model over the eval sets: $(ERRORS)"
 	@echo "make score       turn-taking / stop F1 / latencies of $(ERRORS) beside two rule baselines"
@@ -66,13 +70,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-manifests/eval_context_independent/stats.json: | $(STAMP)
-	$(BIN)/datagen run recipes/eval/context_independent.yaml
+# Each eval set's folder is manifests/eval_<recipe>; rerun to resume a killed build.
+manifests/eval_%/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/eval/$*.yaml
 
-manifests/eval_context_dependent/stats.json: | $(STAMP)
-	$(BIN)/datagen run recipes/eval/context_dependent.yaml
-
-eval-sets: manifests/eval_context_independent/stats.json manifests/eval_context_dependent/stats.json
+EVAL_SETS := context_independent context_dependent $(foreach s,$(QA_SETS),turn_taking_$(s)) pause echo
+eval-sets: $(foreach s,$(EVAL_SETS),manifests/eval_$(s)/stats.json)
 
 $(OUT)/stats.json: | $(STAMP)
 	$(BIN)/datagen run $(RECIPE)
@@ -86,7 +89,7 @@ $(POOL)/stats.json: | $(STAMP)
 train-sft: $(OUT)/stats.json manifests/train_cpu/stats.json
 	$(BIN)/datagen train sft $(TRAIN) $(ARGS)
 
-errors: eval-sets
+errors: $(foreach e,$(EVAL),$(e)/stats.json)
 	$(BIN)/datagen train errors $(RUN) $(foreach e,$(EVAL),--eval $(e)) --out $(ERRORS)
 
 score:
@@ -100,11 +103,16 @@ train-dpo:
 	$(BIN)/datagen train dpo recipes/train/tiny_cpu_dpo.yaml --set dpo.init=$(RUN) \
 		--set dpo.pairs=$(LOOP)/pairs --set out=$(LOOP)/dpo $(ARGS)
 
-loop: train-sft eval-sets
+loop: train-sft $(foreach e,$(EVAL),$(e)/stats.json)
 	$(BIN)/datagen train errors $(RUN) $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_before.jsonl
 	$(MAKE) --no-print-directory dpo-pairs train-dpo
 	$(BIN)/datagen train errors $(LOOP)/dpo $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_after.jsonl
 	$(BIN)/datagen train compare $(LOOP)/errors_before.jsonl $(LOOP)/errors_after.jsonl --out $(LOOP)
 
+DIR     ?= $(OUT)
+FORMAT  ?= hf
+exports: $(STAMP)
+	$(BIN)/datagen export $(DIR) --format $(FORMAT) --out exports/$(notdir $(DIR))/$(FORMAT) $(ARGS)
+
 clean:
-	rm -rf manifests/*/ .pytest_cache
+	rm -rf manifests/*/ exports/ .pytest_cache

@@ -127,6 +127,38 @@ def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = 
     _fail(f"no cut {cut_id!r} in {out}")
 
 
+@app.command()
+def export(
+    src: Path = typer.Argument(..., help="A corpus folder, e.g. manifests/eval_context_independent"),
+    fmt: str = typer.Option(..., "--format", "-f", help="nemo, moshi, fdb or hf (docs/exports.md)"),
+    out: Path = typer.Option(..., "--out", help="Folder to write (must be empty, or pass --force)"),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT once the export is whole"),
+    target_rate: int = typer.Option(22050, help="nemo: rate of target_audio (the assistant), Hz"),
+    sample_rate: int = typer.Option(24000, help="moshi: rate of the stereo WAVs, Hz"),
+    fdb_version: str = typer.Option("1.0", help="fdb: Full-Duplex-Bench layout, 1.0 or 1.5"),
+    shard_size: int = typer.Option(100, help="nemo: cuts per Shar shard; hf: cuts per Parquet file"),
+    split: str = typer.Option(None, help="hf: split name (default: test for eval sets, else train)"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress lines"),
+) -> None:
+    """Export a corpus in a layout another duplex tool reads unchanged."""
+    import json
+
+    from datagen.export import ExportError
+    from datagen.export import export as run_export
+
+    options = {
+        "nemo": {"target_rate": target_rate, "shard_size": shard_size},
+        "moshi": {"sample_rate": sample_rate},
+        "fdb": {"version": fdb_version},
+        "hf": {"shard_cuts": shard_size, "split": split},
+    }.get(fmt, {})
+    try:
+        summary = run_export(src, fmt, out, force=force, quiet=quiet, **options)
+    except ExportError as e:
+        _fail(str(e))
+    typer.echo(json.dumps(summary, indent=2))
+
+
 def _register_trainer() -> None:
     """The trainer's commands (datagen/train/cli.py); their heavy imports load only when run."""
     from datagen.train.cli import dpo_pairs, score, train_app

@@ -34,7 +34,7 @@ class QuestionsConfig(Strict):
     format: str | None = None  # local: which dataset's field names (web_questions, nq_open, ...)
     dataset: str | None = None  # hf: dataset id, e.g. Stanford/web_questions
     config: str | None = None
-    split: str = "train"
+    split: str = "train"  # bundled: train | test (held out for eval recipes) | all
     limit: int | None = Field(None, ge=1)
     max_chars: int = Field(300, ge=10)
     streaming: bool = False
@@ -46,6 +46,8 @@ class QuestionsConfig(Strict):
             raise ValueError("questions.source=local needs questions.path")
         if self.source == "hf" and not self.dataset:
             raise ValueError("questions.source=hf needs questions.dataset")
+        if self.source == "bundled" and self.split not in ("train", "test", "all"):
+            raise ValueError(f"bundled questions have splits train, test, all; not {self.split!r}")
         return self
 
 

@@ -88,6 +88,9 @@ class DialoguePlan:
     task: str
     questions: tuple[Question, ...]
     seed: int
+    # Who asks a related question (barge_in_related): planned, so a set's
+    # user/third-party split is exact; None leaves it to the dialogue's seed.
+    asker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ class Segment:
     expect: str = ""  # for overlays and assistant turns: continue/stop/finish
     spoken_text: str = ""  # assistant turns cut short: what was said before the stop
     turn: int = -1
+    # The words heard, in dialogue time (a cut-short turn: those whose middle is
+    # before the stop), and where their timings came from (Utterance.timing_source).
+    words: tuple[Word, ...] = ()
+    word_timing: str = ""
 
 
 @dataclass(frozen=True)

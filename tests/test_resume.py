@@ -104,7 +104,7 @@ def test_finalize_completes_a_half_moved_corpus(local_corpus, tmp_path):
     stats = finalize(
         paths,
         3,
-        {"recipe": "tiny", "questions_loaded": 377, "questions_rejected": 0, "planned": 12, "rejects": []},
+        {"recipe": "tiny", "questions_loaded": 253, "questions_rejected": 0, "planned": 12, "rejects": []},
     )
     assert stats["complete"]
     assert _snapshot(out) == _snapshot(local_corpus)

@@ -22,7 +22,7 @@ from datagen.records import DuplexSample
 SHAR_FIELDS = {"recording": "flac", "labels": "numpy", "full_answers": "flac"}
 
 
-def _memory_recording(rec_id: str, audio: np.ndarray, sr: int):
+def memory_recording(rec_id: str, audio: np.ndarray, sr: int):
     """A Recording held in memory as 16-bit WAV; `audio` is (channels, samples)."""
     from lhotse import Recording
     from lhotse.audio.source import AudioSource
@@ -58,15 +58,26 @@ def _attach_full_answers(custom: dict, s: DuplexSample) -> None:
         x = audio[: max(n - a, 0)]
         chans[ch, a : a + len(x)] = x
         index.append({"turn": turn, "channel": ch})
-    custom["full_answers"] = _memory_recording(f"{s.id}-full_answers", chans, s.sample_rate)
+    custom["full_answers"] = memory_recording(f"{s.id}-full_answers", chans, s.sample_rate)
     custom["full_answers_index"] = index
+
+
+def _word_alignment(seg) -> dict | None:
+    """Lhotse's own alignment field: {"word": [AlignmentItem(word, start, duration)]},
+    in cut time (Lhotse's convention), the words actually heard."""
+    from lhotse.supervision import AlignmentItem
+
+    if not seg.words:
+        return None
+    items = [AlignmentItem(w.text, w.start, round(max(w.end - w.start, 0.0), 4)) for w in seg.words]
+    return {"word": items}
 
 
 def to_cut(s: DuplexSample):
     from lhotse import MultiCut, SupervisionSegment
 
     n = s.audio.shape[1]
-    rec = _memory_recording(s.id, s.audio, s.sample_rate)
+    rec = memory_recording(s.id, s.audio, s.sample_rate)
     sups = [
         SupervisionSegment(
             id=seg.id,
@@ -83,7 +94,9 @@ def to_cut(s: DuplexSample):
                 "expect": seg.expect,
                 "spoken_text": seg.spoken_text,
                 "turn": seg.turn,
+                "word_timing": seg.word_timing,
             },
+            alignment=_word_alignment(seg),
         )
         for seg in s.segments
     ]

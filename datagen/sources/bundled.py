@@ -4,17 +4,26 @@ The offline recipes must run with no network and no downloads, so a small
 hand-written set (a few hundred short factual questions, grouped in topics of
 a dozen or more so multi-turn dialogues can chain questions on one theme) is
 packaged as data. It is our own text, not rows of a licensed dataset.
+
+It has a held-out split like a hub dataset: a third of each topic (chosen by a
+hash of the id, so adding a question never moves another) is `test`, for the
+evaluation recipes, and the rest `train`. Split within topics, so both halves
+keep every theme and multi-turn dialogues still find topic mates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from importlib import resources
 
 from datagen.records import Question
 
-__all__ = ["load_bundled"]
+__all__ = ["BUNDLED_SPLITS", "bundled_split", "load_bundled"]
+
+BUNDLED_SPLITS = ("train", "test", "all")
+TEST_SHARE = 1 / 3
 
 _RESOURCE = ("data", "questions.jsonl")
 
@@ -44,6 +53,31 @@ def _read() -> tuple[Question, ...]:
     return tuple(out)
 
 
-def load_bundled() -> list[Question]:
-    """All bundled questions, in file order (topics are contiguous)."""
-    return list(_read())
+def _rank(qid: str) -> str:
+    return hashlib.sha256(f"bundled-split:{qid}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _test_ids() -> frozenset[str]:
+    by_topic: dict[str, list[str]] = {}
+    for q in _read():
+        by_topic.setdefault(q.topic or "general", []).append(q.id)
+    held = set()
+    for ids in by_topic.values():
+        n = max(1, round(len(ids) * TEST_SHARE))
+        held.update(sorted(ids, key=_rank)[:n])
+    return frozenset(held)
+
+
+def bundled_split(qid: str) -> str:
+    """`test` or `train`: which half a bundled question belongs to."""
+    return "test" if qid in _test_ids() else "train"
+
+
+def load_bundled(split: str = "all") -> list[Question]:
+    """Bundled questions of one split (`train`, `test`, or `all`), in file order
+    (topics are contiguous)."""
+    if split not in BUNDLED_SPLITS:
+        raise ValueError(f"bundled questions have splits {BUNDLED_SPLITS}, not {split!r}")
+    qs = _read()
+    return list(qs) if split == "all" else [q for q in qs if bundled_split(q.id) == split]

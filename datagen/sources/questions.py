@@ -31,7 +31,7 @@ def source_label(cfg: QuestionsConfig) -> str:
 
 def _load_one(cfg: QuestionsConfig) -> tuple[list[Question], list[Reject]]:
     if cfg.source == "bundled":
-        questions = load_bundled()
+        questions = load_bundled(cfg.split)
         if cfg.limit is not None:
             questions = questions[: cfg.limit]
         return questions, []

@@ -4,7 +4,8 @@ Runs once in the driver before sharding, so the plan (and with it every
 dialogue id and seed) depends only on the recipe and its questions, never on
 how many workers run it. Task counts follow the recipe's `mix` exactly
 (largest-remainder rounding), not by chance, so a small corpus still holds
-every task it asks for.
+every task it asks for; so does the share of related questions a third party
+asks (`timeline.related_by_third_party_prob`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def plan_dialogues(questions: list[Question], recipe: Recipe) -> list[DialoguePl
     counts = task_counts(recipe.mix, recipe.dialogues)
     tasks = [t for t in TASKS for _ in range(counts.get(t, 0))]
     tasks = [tasks[i] for i in rng.permutation(len(tasks))]
+    # Related questions: exactly round(n * prob) asked by a third party, spread evenly.
+    n_rel = counts.get("barge_in_related", 0)
+    third = round(n_rel * recipe.timeline.related_by_third_party_prob)
+    askers = iter(
+        "third_party" if (k + 1) * third // n_rel > k * third // n_rel else "user" for k in range(n_rel)
+    )
     plans = []
     for idx, task in enumerate(tasks):
         seed_q = order[idx % len(order)]
@@ -55,5 +62,6 @@ def plan_dialogues(questions: list[Question], recipe: Recipe) -> list[DialoguePl
             extra = [mates[i] for i in prng.permutation(len(mates))[: rounds - 1]]
         elif task in FOLLOW_ON_TASKS and mates and prng.random() < 0.5:
             extra = [mates[int(prng.integers(len(mates)))]]
-        plans.append(DialoguePlan(id=pid, task=task, questions=(seed_q, *extra), seed=seed))
+        asker = next(askers) if task == "barge_in_related" else None
+        plans.append(DialoguePlan(id=pid, task=task, questions=(seed_q, *extra), seed=seed, asker=asker))
     return plans

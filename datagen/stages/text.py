@@ -149,7 +149,8 @@ class TextStage(Stage):
                 f"{p.id}/related_question", "related_question", ctx, p.seed
             ), lambda text: d.pending.__setitem__("related", text)
         if p.task == "distractor" and rng.random() < 0.5:
-            ctx = {"topic": p.questions[0].topic}
+            # `split` reaches only the scripted stand-in, whose lines are split like the banks.
+            ctx = {"topic": p.questions[0].topic, "split": self.recipe.split}
             return make_request(
                 f"{p.id}/distractor", "distractor", ctx, p.seed
             ), lambda text: d.pending.__setitem__("distractor", text)
@@ -216,7 +217,8 @@ class TextStage(Stage):
                 )
             )
         elif task == "barge_in_related":
-            role = "third_party" if rng.random() < cfg.related_by_third_party_prob else "user"
+            by_chance = "third_party" if rng.random() < cfg.related_by_third_party_prob else "user"
+            role = p.asker or by_chance  # the draw is made either way: the rng stream stays put
             overlays.append(
                 Overlay("related_question", role, d.pending["related"], d.pending["at_word"], "stop")
             )

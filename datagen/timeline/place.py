@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datagen.config import TimelineConfig
-from datagen.records import Event, Segment, Utterance, VoicedDialogue
+from datagen.records import Event, Segment, Utterance, VoicedDialogue, Word
 from datagen.timeline.rng import uniform
 
 EPS = 1e-9
@@ -116,6 +116,28 @@ def spoken_prefix(utt: Utterance, keep_s: float) -> str:
     return " ".join(words[: int(len(words) * keep_s / max(utt.duration, EPS))])
 
 
+def placed_words(utt: Utterance, start: float, keep_s: float | None) -> tuple[Word, ...]:
+    """The utterance's words moved to dialogue time, cut at `keep_s` like
+    `spoken_prefix`. Without timings, words share the duration by length (an
+    estimate, and the segment says so)."""
+    words = utt.words
+    if not words:
+        texts = utt.text.split()
+        total = sum(len(w) + 1 for w in texts) or 1
+        t, est = 0.0, []
+        for w in texts:
+            d = utt.duration * (len(w) + 1) / total
+            est.append(Word(w, t, t + d))
+            t += d
+        words = tuple(est)
+    end = utt.duration if keep_s is None else keep_s
+    return tuple(
+        Word(w.text, round(start + w.start, 4), round(start + min(w.end, end), 4))
+        for w in words
+        if (w.start + w.end) / 2 <= end
+    )
+
+
 class _Layout:
     """Mutable state while laying out one dialogue (kept out of the records)."""
 
@@ -163,6 +185,8 @@ class _Layout:
                 expect=expect,
                 spoken_text=spoken,
                 turn=turn,
+                words=placed_words(u, start, keep_s),
+                word_timing=u.timing_source if u.words else "estimate",
             )
         )
         return end

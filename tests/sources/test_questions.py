@@ -270,7 +270,21 @@ def test_limit_and_max_chars(tmp_path):
 def test_load_questions_bundled_with_limit():
     qs, rejects = load_questions(QuestionsConfig(limit=25))
     assert len(qs) == 25 and rejects == []
-    assert qs == load_bundled()[:25]
+    assert qs == load_bundled("train")[:25]
+
+
+def test_bundled_splits_are_disjoint_cover_the_set_and_keep_every_topic():
+    train, test, every = load_bundled("train"), load_bundled("test"), load_bundled()
+    assert {q.id for q in train}.isdisjoint(q.id for q in test)
+    assert sorted(q.id for q in train + test) == sorted(q.id for q in every)
+    assert 0.28 < len(test) / len(every) < 0.38
+    test_topics, train_topics = Counter(q.topic for q in test), Counter(q.topic for q in train)
+    assert set(test_topics) == set(train_topics) == {q.topic for q in every}
+    assert min(test_topics.values()) >= 3  # multi-turn eval dialogues find topic mates
+    qs, _ = load_questions(QuestionsConfig(split="test"))
+    assert qs == test
+    with pytest.raises(ValueError, match="splits"):
+        QuestionsConfig(split="validation")
 
 
 def test_load_questions_local(tmp_path):
@@ -288,7 +302,7 @@ def test_load_questions_mixes_sources_dedupes_and_keeps_ids_unique(tmp_path):
     ]
     path = write_jsonl(tmp_path / "mine.jsonl", rows)
     cfg = QuestionsConfig(
-        sources=[QuestionsConfig(), QuestionsConfig(source="local", path=str(path))], limit=None
+        sources=[QuestionsConfig(split="all"), QuestionsConfig(source="local", path=str(path))], limit=None
     )
     qs, rejects = load_questions(cfg)
     bundled = load_bundled()
@@ -302,7 +316,7 @@ def test_load_questions_mixes_sources_dedupes_and_keeps_ids_unique(tmp_path):
 def test_load_questions_total_limit_across_sources(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", [{"question": "Is water wet?", "answer": "yes"}])
     cfg = QuestionsConfig(
-        sources=[QuestionsConfig(source="local", path=str(path)), QuestionsConfig()], limit=3
+        sources=[QuestionsConfig(source="local", path=str(path)), QuestionsConfig(split="all")], limit=3
     )
     qs, _ = load_questions(cfg)
     assert [q.id for q in qs] == ["a:1", "bq-0001", "bq-0002"]
@@ -327,7 +341,7 @@ def test_load_questions_hf_dispatches_to_hf_module(monkeypatch):
 
 def test_sources_after_the_limit_are_not_read(tmp_path):
     missing = QuestionsConfig(source="local", path=str(tmp_path / "absent.jsonl"))
-    qs, rejects = load_questions(QuestionsConfig(sources=[QuestionsConfig(), missing], limit=2))
+    qs, rejects = load_questions(QuestionsConfig(sources=[QuestionsConfig(split="all"), missing], limit=2))
     assert [q.id for q in qs] == ["bq-0001", "bq-0002"] and rejects == []
     with pytest.raises(FileNotFoundError):
         load_questions(QuestionsConfig(sources=[QuestionsConfig(), missing]))

@@ -316,9 +316,13 @@ def _followup(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 
 
 def _distractor(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    # A fixed list would leak into evaluation, so it is split like the phrase banks:
+    # every third line is held out for eval recipes (context "split").
+    held_out = str(c.get("split") or "train") == "eval"
+    pool = [s for i, s in enumerate(DISTRACTOR_LINES) if (i % 3 == 2) == held_out]
     topic_words = {w.lower() for w in _content_words(str(c.get("topic") or ""))}
-    lines = [s for s in DISTRACTOR_LINES if not topic_words & {w.lower() for w in _WORD.findall(s)}]
-    call, line = rng.choice(DISTRACTOR_CALLS), rng.choice(lines or DISTRACTOR_LINES)
+    lines = [s for s in pool if not topic_words & {w.lower() for w in _WORD.findall(s)}]
+    call, line = rng.choice(DISTRACTOR_CALLS), rng.choice(lines or pool)
     return {"text": f"{call} {line}" if call else _cap(line)}
 
 

@@ -1,0 +1,118 @@
+"""`nemo`: Lhotse Shar that NeMo speechlm2's `DuplexS2SDataset` reads as it is.
+
+What that dataset expects (docs/exports.md has the sources):
+- a **mono** source cut at 16 kHz (a 2-channel cut would collate to (B, C, T),
+  which its encoder cannot take): our channel 0, the environment stream;
+- the assistant's audio as `cut.custom["target_audio"]`, a mono Recording at the
+  codec's rate (22,050 Hz by default). `CutSet.resample()` does not touch custom
+  recordings, so it is stored at that rate already;
+- supervisions whose speaker is `User` or `Assistant` (its role-swap augmentation
+  hard-codes them; its reader drops a cut with any other speaker). Third-party
+  speech therefore has no supervision: it stays audible in the source audio, and
+  its segments ride along in `custom["third_party"]`;
+- an assistant supervision that ends where its audio really stops, with the text
+  that was spoken: its text channel puts `eos` at the supervision's end frame.
+
+Our 80 ms label track travels as the `labels` field (numpy), which NeMo ignores.
+Written with Lhotse's own `SharWriter` (fields recording/target_audio as FLAC),
+shard by shard, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from datagen.export.common import ExportCut, ExportError, Sup, resample
+from datagen.io.shar import memory_recording
+
+SOURCE_RATE = 16000
+ROLES = {"user": "User", "assistant": "Assistant"}
+FIELDS = {"recording": "flac", "target_audio": "flac", "labels": "numpy"}
+
+
+def _supervision(cut_id: str, i: int, s: Sup):
+    from lhotse import SupervisionSegment
+    from lhotse.supervision import AlignmentItem
+
+    words = [AlignmentItem(w, a, round(b - a, 4)) for w, a, b in s.words]
+    return SupervisionSegment(
+        id=f"{cut_id}-{i:03d}",
+        recording_id=cut_id,
+        start=s.start,
+        duration=round(s.end - s.start, 4),
+        channel=0,
+        text=s.heard_text,
+        speaker=ROLES[s.role],
+        language="en",
+        alignment={"word": words} if words else None,
+        custom={"kind": s.kind, "expect": s.expect, "turn": s.turn, "full_text": s.text},
+    )
+
+
+def to_nemo_cut(c: ExportCut, target_rate: int):
+    """One NeMo duplex cut: mono environment source, assistant as target_audio."""
+    from lhotse import MonoCut
+
+    env = resample(c.env, c.sample_rate, SOURCE_RATE)
+    rec = memory_recording(c.id, env[None, :], SOURCE_RATE)
+    target = resample(c.assistant, c.sample_rate, target_rate)
+    sups = [_supervision(c.id, i, s) for i, s in enumerate(c.sups) if s.role in ROLES]
+    third = [
+        {"start": s.start, "end": s.end, "text": s.heard_text, "kind": s.kind, "speaker": s.speaker}
+        for s in c.sups
+        if s.role not in ROLES
+    ]
+    keep = {
+        k: v for k, v in c.custom.items() if k not in ("shard_origin", "shar_epoch", "full_answers_index")
+    }
+    cut = MonoCut(
+        id=c.id,
+        start=0.0,
+        duration=rec.duration,
+        channel=0,
+        recording=rec,
+        supervisions=sups,
+        custom={
+            **keep,
+            "target_audio": memory_recording(f"{c.id}-target", target[None, :], target_rate),
+            "third_party": third,
+        },
+    )
+    if c.labels is not None:
+        block_s = float(c.custom["label_meta"]["block_s"])
+        cut = cut.attach_tensor("labels", c.labels.astype(np.int32), frame_shift=block_s, temporal_dim=0)
+    return cut
+
+
+class Exporter:
+    """Streams cuts into a Lhotse SharWriter under OUT (`shard_size` cuts a shard)."""
+
+    def __init__(self, src: Path, target_rate: int = 22050, shard_size: int = 100):
+        if target_rate < 8000:
+            raise ExportError(f"--target-rate {target_rate} Hz is too low for speech")
+        self.target_rate, self.shard_size = int(target_rate), int(shard_size)
+        self.writer = None
+        self.n = 0
+        self.dropped_third_party = 0
+
+    def begin(self, tmp: Path) -> None:
+        from lhotse.shar import SharWriter
+
+        self.writer = SharWriter(str(tmp), fields=FIELDS, shard_size=self.shard_size)
+        self.writer.__enter__()
+
+    def add(self, cut: ExportCut) -> None:
+        self.writer.write(to_nemo_cut(cut, self.target_rate))
+        self.dropped_third_party += sum(1 for s in cut.sups if s.role not in ROLES)
+        self.n += 1
+
+    def end(self) -> dict:
+        self.writer.__exit__(None, None, None)
+        return {
+            "source_rate": SOURCE_RATE,
+            "target_rate": self.target_rate,
+            "third_party_segments_without_supervision": self.dropped_third_party,
+            "input_cfg": {"type": "lhotse_shar", "shar_path": "<OUT>"},
+        }
