@@ -83,3 +83,11 @@ def test_eval_sets_have_the_paper_sizes():
     questions, _ = load_questions(cd.questions)
     askers = [p.asker for p in plan_dialogues(questions, cd) if p.task == "barge_in_related"]
     assert askers.count("user") == askers.count("third_party") == 50
+
+
+def test_pause_dialogues_are_planned_on_questions_long_enough_for_a_pause():
+    recipe = load_recipe(ROOT / "recipes/eval/pause.yaml")
+    questions, _ = load_questions(recipe.questions)
+    assert any(len(q.text.split()) < 4 for q in questions)  # short ones exist, and are passed over
+    plans = plan_dialogues(questions, recipe)
+    assert len(plans) == 100 and all(len(p.questions[0].text.split()) >= 4 for p in plans)

@@ -50,6 +50,11 @@ def plan_dialogues(questions: list[Question], recipe: Recipe) -> list[DialoguePl
     plans = []
     for idx, task in enumerate(tasks):
         seed_q = order[idx % len(order)]
+        if task == "pause":  # a pause needs a question of 4+ words: take the next one that has them
+            seed_q = next(
+                (q for k in range(len(order)) if len((q := order[(idx + k) % len(order)]).text.split()) >= 4),
+                seed_q,
+            )
         lap = idx // len(order)  # > 0 when the recipe asks for more dialogues than questions
         pid = f"{idx:05d}-{task}-{seed_q.id}" + (f"-r{lap}" if lap else "")
         seed = stable_int(recipe.seed, pid)

@@ -108,6 +108,30 @@ def into_voice(runs: list[tuple[float, float]], t: float, margin: float) -> floa
     return math.inf
 
 
+def start_in_voice(
+    runs: list[tuple[float, float]],
+    audio_start: float,
+    earliest: float,
+    latest: float,
+    lag: float,
+    block: float,
+) -> float | None:
+    """The latest overlay start in [earliest, latest] whose stop, `lag` later and
+    snapped up to the block grid, falls at least two blocks inside a voiced run
+    (runs in answer time, the answer starting at `audio_start`). None if none does."""
+    for a, b in reversed(runs):
+        stop = math.floor((audio_start + b) / block + EPS)  # last block boundary inside the run
+        while stop * block >= audio_start + a + 2 * block:
+            o_start = stop * block - lag
+            if o_start < earliest:
+                break
+            fits = into_voice(runs, _ceil_block(o_start + lag, block) * block - audio_start, 2 * block) == 0
+            if o_start <= latest and fits:
+                return o_start
+            stop -= 1
+    return None
+
+
 def spoken_prefix(utt: Utterance, keep_s: float) -> str:
     """The words whose middle was heard before the audio stopped."""
     if utt.words:
@@ -250,8 +274,15 @@ class _Layout:
                     if move == 0.0:
                         break
                     o_start += move
-                if o_start < audio_start + lead + 0.3 or o_start > latest or move != 0.0:
-                    raise PlacementError("answer_too_short", f"turn {i} cannot hold a {ov.kind}")
+                earliest = audio_start + lead + 0.3
+                if o_start < earliest or o_start > latest or move != 0.0:
+                    # Sliding later ran off the answer: take the latest earlier start whose stop
+                    # lands in voice, so a long-enough answer is not lost to where its pauses fall.
+                    lag = heard_s + cfg.reaction_s
+                    o_start = start_in_voice(runs, audio_start, earliest, latest, lag, block)
+                    if o_start is None:
+                        raise PlacementError("answer_too_short", f"turn {i} cannot hold a {ov.kind}")
+                    stop_block = _ceil_block(o_start + lag, block)
                 audio_end = stop_block * block
                 keep = audio_end - audio_start
                 interrupted = True
