@@ -36,6 +36,14 @@ def test_every_trainer_config_validates(path):
         load_train_config(path, ["optim.lrr=1"])
 
 
+def test_the_dpo_config_runs_epochs_over_its_pairs_not_the_sft_step_cap():
+    from datagen.train.config import load_train_config
+
+    sft = load_train_config(ROOT / "recipes/train/tiny_cpu.yaml")
+    dpo = load_train_config(ROOT / "recipes/train/tiny_cpu_dpo.yaml")
+    assert sft.optim.max_steps and dpo.optim.max_steps is None and dpo.optim.epochs == 3
+
+
 @pytest.mark.parametrize(
     "data, fragment",
     [
