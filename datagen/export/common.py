@@ -22,6 +22,10 @@ import numpy as np
 
 from datagen.io.atomic import read_jsonl, replace_dir
 
+# Cut fields read into their own attributes, the uncut answers (no export carries
+# them), and what Lhotse adds when it reads Shar.
+NOT_CUSTOM = frozenset({"labels", "full_answers", "full_answers_index", "shard_origin", "shar_epoch"})
+
 
 class ExportError(ValueError):
     """An export that cannot start (bad source, folder in the way, wrong options)."""
@@ -64,7 +68,6 @@ class ExportCut:
     events: list[dict]
     labels: np.ndarray | None
     custom: dict[str, Any] = field(default_factory=dict)
-    cut: Any = None  # the Lhotse cut itself, for formats that keep Lhotse objects
 
     def of_role(self, *roles: str) -> list[Sup]:
         return [s for s in self.sups if s.role in roles]
@@ -113,7 +116,7 @@ def read_export_cuts(src: Path) -> Iterator[ExportCut]:
     for cut in CutSet.from_shar(in_dir=str(source_shar(src))):
         audio = np.atleast_2d(cut.load_audio()).astype(np.float32)
         labels = cut.load_labels() if cut.has_custom("labels") else None
-        custom = {k: v for k, v in (cut.custom or {}).items() if k not in ("labels", "full_answers")}
+        custom = {k: v for k, v in (cut.custom or {}).items() if k not in NOT_CUSTOM}
         yield ExportCut(
             id=cut.id,
             task=str(custom.get("task", "")),
@@ -125,7 +128,6 @@ def read_export_cuts(src: Path) -> Iterator[ExportCut]:
             events=list(custom.get("events", [])),
             labels=None if labels is None else np.asarray(labels),
             custom=custom,
-            cut=cut,
         )
 
 

@@ -41,17 +41,8 @@ import numpy as np
 from datagen.export.common import ExportCut, ExportError
 from datagen.export.hf_card import CardStats, dataset_card
 
-# Custom fields that become their own columns, or that Lhotse adds on reading Shar.
-_COLUMN_KEYS = {
-    "task",
-    "topic",
-    "question_ids",
-    "questions",
-    "events",
-    "label_meta",
-    "shard_origin",
-    "shar_epoch",
-}
+# Custom fields that become their own columns (the rest go to `meta`).
+_COLUMN_KEYS = {"task", "topic", "question_ids", "questions", "events", "label_meta"}
 _AUDIO_FORMATS = {"flac": ("FLAC", "flac"), "wav": ("WAV", "wav")}
 
 

@@ -64,9 +64,6 @@ def to_nemo_cut(c: ExportCut, target_rate: int):
         for s in c.sups
         if s.role not in ROLES
     ]
-    keep = {
-        k: v for k, v in c.custom.items() if k not in ("shard_origin", "shar_epoch", "full_answers_index")
-    }
     cut = MonoCut(
         id=c.id,
         start=0.0,
@@ -75,7 +72,7 @@ def to_nemo_cut(c: ExportCut, target_rate: int):
         recording=rec,
         supervisions=sups,
         custom={
-            **keep,
+            **c.custom,
             "target_audio": memory_recording(f"{c.id}-target", target[None, :], target_rate),
             "third_party": third,
         },
