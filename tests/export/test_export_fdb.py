@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from datagen.export import ExportError, export
-from datagen.export.common import ExportCut, Sup, read_export_cuts, resample
+from datagen.export.common import ExportCut, Sup, resample
 from datagen.export.fdb import Exporter
 
 SR = 16000
@@ -102,11 +102,6 @@ def first_overlay(cut: ExportCut) -> Sup:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def source(local_corpus):
-    return {c.id: c for c in read_export_cuts(local_corpus)}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import soundfile as sf
 import yaml
 
 from datagen.export import ExportError, export
-from datagen.export.common import read_export_cuts
 from datagen.export.hf import Exporter
 from datagen.io.shar import load_cuts
 
@@ -43,11 +42,6 @@ LSB = 1 / 32768  # one 16-bit step
 def shar(local_corpus):
     """The source cuts as Lhotse reads them from Shar, independent of the exporter's reader."""
     return {c.id: c for c in load_cuts(local_corpus)}
-
-
-@pytest.fixture(scope="module")
-def source(local_corpus):
-    return {c.id: c for c in read_export_cuts(local_corpus)}
 
 
 @pytest.fixture(scope="module")

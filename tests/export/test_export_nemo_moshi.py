@@ -10,15 +10,10 @@ import pytest
 import soundfile as sf
 
 from datagen.export import export
-from datagen.export.common import read_export_cuts, resample
+from datagen.export.common import resample
 from datagen.io.shar import load_cuts
 
 FRAME_S = 0.08  # NeMo duplex frame_length
-
-
-@pytest.fixture(scope="module")
-def source(local_corpus):
-    return {c.id: c for c in read_export_cuts(local_corpus)}
 
 
 def _close(a: np.ndarray, b: np.ndarray, atol: float) -> float:
