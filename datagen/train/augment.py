@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID
-from datagen.train.tracks import SpeakSpan, render, spans_of
+from datagen.train.tracks import SpeakSpan, render, spans_of, speaking_at
 
 IGNORE = -1  # a block nothing is learned from
 
@@ -74,3 +74,34 @@ def late_decision(
         targets[skip[0] + 1 : skip[0] + min_finish_blocks] = IGNORE
     voice = [SpeakSpan(s.speak, s.stop if interrupted[i] else None) for i, s in enumerate(new)]
     return track, voice, targets
+
+
+def react_sooner(
+    fed: np.ndarray, targets: np.ndarray, events: list[dict], block_s: float, from_s: float
+) -> np.ndarray:
+    """Targets where a barge-in's stop is learned at every block from `from_s` after its
+    onset up to the stop, not at the stop's block alone.
+
+    Why: the corpus puts the stop `reaction_s` after the barge-in was heard (up to
+    1 s of it), and the judge accepts a stop anywhere from its onset on. Learned at
+    that one block, the stop is a timing puzzle (how long has this voice been
+    talking over me?) with one positive among hundreds of blocks; a small model
+    spreads a few percent of probability over the neighbouring blocks and, decoding
+    greedily, never stops (docs/trainer.md, "Learning to stop"). Every block after
+    `from_s` of speech over its answer is a right moment to stop, so each is taught
+    as one. `from_s` is kept above most backchannels' length, so "speech over me
+    that goes on" is the cue, not "any sound over me". Other events keep their
+    gold block; the fed-back track is unchanged (the blocks before the stop are
+    states the model reaches while it has not stopped yet)."""
+    out = targets.copy()
+    spans = spans_of(fed)
+    for ev in events:
+        if ev["kind"] != "barge_in" or ev.get("expect") != "stop":
+            continue
+        sp = speaking_at(spans, int(ev["time"] / block_s + 1e-9))
+        if sp is None or sp.stop is None:
+            continue
+        first = max(int(np.ceil((ev["time"] + from_s) / block_s - 1e-9)), sp.speak + 1)
+        window = out[first : sp.stop]
+        window[window >= 0] = SHIFT_ID
+    return out

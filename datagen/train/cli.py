@@ -69,6 +69,13 @@ def errors(
     out: Path = typer.Option(None, "--out", help="Error log to write (default: <run>/errors.jsonl)"),
     batch_size: int = typer.Option(None, "--batch-size", help="Dialogues decoded together"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    shift_threshold: float = typer.Option(
+        None,
+        "--shift-threshold",
+        min=0.0,
+        max=1.0,
+        help="Emit <shift> when its probability exceeds this (default: the config's stream.shift_threshold)",
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.checkpoint import resolve
@@ -78,7 +85,9 @@ def errors(
     try:
         found = resolve(checkpoint)
         target = out or found.parent.parent / "errors.jsonl"
-        res = run_errors(found, eval_, target, batch_size=batch_size, device=device)
+        res = run_errors(
+            found, eval_, target, batch_size=batch_size, device=device, shift_threshold=shift_threshold
+        )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))

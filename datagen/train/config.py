@@ -36,6 +36,9 @@ class DataConfig(Strict):
     max_dialogue_s: float = Field(180.0, gt=0)  # longer dialogues are skipped (the paper's cap)
     shuffle: bool = True
     late_decisions: LateDecisions = LateDecisions()
+    # A barge-in's stop is learned at every block from this long after its onset to the
+    # gold stop (the judge accepts each); null: at the gold block only (augment.react_sooner).
+    react_from_s: float | None = Field(None, ge=0)
 
 
 class EncoderConfig(Strict):
@@ -92,6 +95,9 @@ class StreamConfig(Strict):
     # What text is fed back while it speaks: the answer its voice plays ("answer"), or the
     # model's own text tokens ("own"). Its <shift> decisions are always its own.
     text: Literal["answer", "own"] = "answer"
+    # The decision rule: null = greedy argmax (SALMONN-omni); a number = emit <shift>
+    # whenever its probability exceeds it (datagen/train/stream.py, choose).
+    shift_threshold: float | None = Field(None, gt=0, lt=1)
 
 
 class ScoreConfig(Strict):

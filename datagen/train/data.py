@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from datagen.train.answers import answers_of, assistant_wave, gold_voice
-from datagen.train.augment import late_decision
+from datagen.train.augment import late_decision, react_sooner
 from datagen.train.features import CausalFbank
 from datagen.train.vocab import LabelVocab
 
@@ -123,13 +123,15 @@ class DuplexDataset(torch.utils.data.Dataset):
     """Lhotse-style map dataset: `dataset[cuts]` -> one batch for SFT: the environment
     channel as recorded, the assistant stream rebuilt from the decisions the way
     inference builds it from the model's (datagen/train/answers.py), and for a share
-    of dialogues one decision made late (datagen/train/augment.py).
+    of dialogues one decision made late, and barge-in stops taught over a window
+    when `react_from_s` is set (datagen/train/augment.py).
 
     Which dialogues get a late decision, and which, is drawn from (seed, epoch, cut
     id): the same on every run and after a resume, whatever the batch order."""
 
-    def __init__(self, batcher: StreamBatcher, late=None, seed: int = 0):
+    def __init__(self, batcher: StreamBatcher, late=None, seed: int = 0, react_from_s: float | None = None):
         self.batcher, self.late, self.seed, self.epoch = batcher, late, seed, 0
+        self.react_from_s = react_from_s
 
     def __getitem__(self, cuts) -> dict:
         cuts = sorted(cuts, key=lambda c: c.id)  # batch order independent of bucket internals
@@ -149,6 +151,9 @@ class DuplexDataset(torch.utils.data.Dataset):
                     )
                     if moved is not None:
                         lab, voice, target = moved
+            if self.react_from_s is not None:
+                base = lab if target is None else target
+                target = react_sooner(lab, base, cut.custom.get("events", []), block, self.react_from_s)
             env.append(audio[0])
             asst.append(assistant_wave(voice, answers, audio.shape[1], block, cut.sampling_rate))
             labels.append(lab)

@@ -79,7 +79,10 @@ def run_errors(
     batch_size: int | None = None,
     device: str = "auto",
     progress: bool = True,
+    shift_threshold: float | None = None,
 ) -> dict:
+    """Stream the checkpoint over each eval corpus and write the error log. The decision
+    rule is the checkpoint's `stream.shift_threshold` unless `shift_threshold` is given."""
     dev = pick_device(device, Dist())
     model, cfg, vocab, meta, found = ckpt.load_model(checkpoint, dev)
     for d in eval_dirs:
@@ -89,6 +92,7 @@ def run_errors(
             )
     encode = label_encoder(vocab.tokenizer, cfg.backbone.path)
     size = batch_size or cfg.stream.batch_size
+    threshold = cfg.stream.shift_threshold if shift_threshold is None else shift_threshold
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16)
     lines: list[dict] = []
     bar = _progress(progress)
@@ -107,6 +111,7 @@ def run_errors(
                     dev,
                     autocast,
                     own_text=cfg.stream.text == "own",
+                    shift_threshold=threshold,
                 )
                 tracks.update(zip(idx, got, strict=True))
                 bar.update(len(idx))

@@ -162,7 +162,7 @@ def train_sft(
     if dist.world > 1:
         ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(run.model, device_ids=ids)
-    dataset = DuplexDataset(run.batcher, cfg.data.late_decisions, cfg.seed)
+    dataset = DuplexDataset(run.batcher, cfg.data.late_decisions, cfg.seed, cfg.data.react_from_s)
     loader = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
     bar = _progress(total, state["step"], enabled=progress and dist.main)
     accum, rows, t0 = cfg.optim.grad_accum, [], time.time()

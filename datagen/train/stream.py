@@ -1,4 +1,5 @@
-"""Streaming inference: block by block, KV cache, batched across dialogues, greedy.
+"""Streaming inference: block by block, KV cache, batched across dialogues, greedy
+(or, with a `<shift>` threshold, greedy on everything but the decision).
 
 Each block the model reads its environment embeddings (the dialogue's channel
 0, which does not depend on the model), its assistant-stream embeddings (its
@@ -82,6 +83,7 @@ def decode(
     device: torch.device,
     autocast=None,
     own_text: bool = False,
+    shift_threshold: float | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Greedy streaming decode of a batch. Returns each dialogue's label track (as fed
     back) and the assistant stream its decisions made.
@@ -90,7 +92,8 @@ def decode(
     the answer the voice plays (the stream is the gold answer's audio, wherever the
     model puts it), so by default the text fed back is that answer's, laid out as the
     corpus lays it out; `own_text` feeds back the model's own text tokens instead (a
-    model that writes its own answers: a real LLM backbone with its own TTS)."""
+    model that writes its own answers: a real LLM backbone with its own TTS).
+    `shift_threshold`: see `choose`."""
     model.eval()
     sr = dialogues[0].sampling_rate
     fbank = CausalFbank(sr, model.encoder.sub.conv1.in_channels).to(device)
@@ -133,7 +136,7 @@ def decode(
             out = model.decoder()(inputs_embeds=seq, position_ids=ids, use_cache=True, **{llm_kw: llm_cache})
             logits = model.head(out.last_hidden_state[:, -1]).float()
         pos += seq.shape[1]
-        chosen = model.vocab.to_labels(logits.argmax(-1).cpu())
+        chosen = model.vocab.to_labels(choose(logits, model.vocab.shift, shift_threshold).cpu())
         labels = np.array([v.says(b, int(lab), own_text) for v, lab in zip(voices, chosen, strict=True)])
         tracks[:, b] = labels
         for v, lab in zip(voices, labels, strict=True):
@@ -141,6 +144,25 @@ def decode(
         prev_tok = model.vocab.to_backbone(torch.from_numpy(labels.astype(np.int64))).to(device)
         prev_frames = frames
     return [tracks[i, : d.n_blocks] for i, d in enumerate(dialogues)], [v.wave for v in voices]
+
+
+def choose(logits: torch.Tensor, shift: int, threshold: float | None) -> torch.Tensor:
+    """Each row's token: the argmax (SALMONN-omni's greedy decode), or, with a threshold,
+    `<shift>` whenever p(`<shift>`) exceeds it and the argmax of the rest otherwise.
+
+    Why a threshold: the decision is binary (shift or not), but the argmax weighs
+    p(`<shift>`) against the single likeliest other token. While the model listens that
+    is `<think>` and the two agree at 0.5; while it speaks, whether a barge-in wins
+    depends on how the rest spreads over text and `<think>`, not on how sure the
+    model is that it should stop. A threshold is a decision rule a user can set (the
+    operating point of turn-taking predictors such as VAP), the same in both states."""
+    if threshold is None:
+        return logits.argmax(-1)
+    p_shift = logits.float().softmax(-1)[:, shift]
+    rest = logits.clone()
+    rest[:, shift] = float("-inf")
+    shifts = torch.full_like(p_shift, shift, dtype=torch.long)
+    return torch.where(p_shift > threshold, shifts, rest.argmax(-1))
 
 
 def _new_cache():

@@ -1,9 +1,10 @@
-"""Late decisions: the track waits, the targets say "now" at every block it waited."""
+"""Late decisions: the track waits, the targets say "now" at every block it waited.
+Early reactions: a barge-in's stop is taught at every block after `from_s` of it."""
 
 import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
-from datagen.train.augment import IGNORE, late_decision
+from datagen.train.augment import IGNORE, late_decision, react_sooner
 from datagen.train.tracks import SpeakSpan, render, spans_of
 
 
@@ -44,3 +45,34 @@ def test_a_reaction_stays_put_when_the_answer_starts_late():
         if spans[0].speak != 20:
             assert spans[0].stop == 60 and voice[0].stop == 60  # the barge-in did not move
         assert spans[0].stop < spans[1].speak  # never runs into the next turn
+
+
+def _overlay(kind, start_s, end_s, expect):
+    return {"kind": kind, "time": start_s, "expect": expect, "detail": {"end": end_s}}
+
+
+def test_a_barge_in_stop_is_taught_from_from_s_after_its_onset():
+    gold = render(120, [SpeakSpan(20, 60, (5, 6, 7))])  # barge-in at 3.6 s, stop at block 60
+    events = [_overlay("barge_in", 3.6, 4.6, "stop")]
+    targets = react_sooner(gold, gold.copy(), events, 0.08, from_s=0.72)
+    first = int(np.ceil((3.6 + 0.72) / 0.08))  # block 54
+    assert (targets[first:61] == SHIFT_ID).all()
+    assert (targets[:first] == gold[:first]).all() and (targets[61:] == gold[61:]).all()
+
+
+def test_other_overlays_and_ignored_blocks_keep_their_targets():
+    gold = render(120, [SpeakSpan(20, 60, (5, 6, 7))])
+    keep = [_overlay("backchannel", 3.6, 4.0, "continue"), _overlay("related_question", 3.0, 4.5, "stop")]
+    assert (react_sooner(gold, gold.copy(), keep, 0.08, from_s=0.3) == gold).all()
+    base = gold.copy()
+    base[56] = IGNORE  # a block nothing is learned from stays so
+    targets = react_sooner(gold, base, [_overlay("barge_in", 3.6, 4.6, "stop")], 0.08, from_s=0.72)
+    assert targets[56] == IGNORE and targets[55] == SHIFT_ID
+
+
+def test_a_barge_in_while_listening_or_too_short_teaches_nothing_new():
+    gold = render(120, [SpeakSpan(20, 60, (5,))])
+    listening = [_overlay("barge_in", 6.0, 6.5, "stop")]  # after the answer ended
+    assert (react_sooner(gold, gold.copy(), listening, 0.08, from_s=0.72) == gold).all()
+    short = [_overlay("barge_in", 4.4, 4.6, "stop")]  # stop at 60 comes before onset + from_s
+    assert (react_sooner(gold, gold.copy(), short, 0.08, from_s=0.72) == gold).all()

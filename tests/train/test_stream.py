@@ -69,3 +69,15 @@ def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text):
             spoken = np.concatenate([np.asarray(a.tokens) for a in d.answers[: len(spans_of(track))]] or [[]])
             text = track[track > SHIFT_ID]
             assert set(text.tolist()) <= set(spoken.tolist())  # what it said is its answers' text
+
+
+def test_a_shift_threshold_decides_on_p_shift_alone():
+    from datagen.train.stream import choose
+
+    # row 0: <shift> is likeliest but below 0.5; row 1: <shift> 0.35 loses the argmax
+    # to a text token at 0.45; row 2: <shift> is unlikely.
+    p = torch.tensor([[0.0, 0.4, 0.3, 0.3], [0.2, 0.35, 0.45, 0.0], [0.8, 0.05, 0.15, 0.0]])
+    logits = (p + 1e-9).log()
+    assert choose(logits, 1, None).tolist() == [1, 2, 0]  # greedy
+    assert choose(logits, 1, 0.3).tolist() == [1, 1, 0]
+    assert choose(logits, 1, 0.5).tolist() == [2, 2, 0]  # never <shift> below it, even as argmax
