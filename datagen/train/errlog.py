@@ -54,8 +54,12 @@ def consistency_problem(row: dict) -> str | None:
     return None
 
 
-def make_line(record: dict, predicted, checkpoint: str, cfg: ScoreConfig) -> dict:
-    """A whole error-log line from a dialogue's gold record and a predicted track."""
+def make_line(
+    record: dict, predicted, checkpoint: str, cfg: ScoreConfig, decoding: dict | None = None
+) -> dict:
+    """A whole error-log line from a dialogue's gold record and a predicted track;
+    `decoding` says how the track was decoded (the same checkpoint decodes differently
+    with another `<shift>` threshold)."""
     track = [int(x) for x in predicted]
     verdict = judge(record, track, cfg)
     events = [ev | v for ev, v in zip(record["events"], _public(verdict["verdicts"]), strict=True)]
@@ -63,6 +67,7 @@ def make_line(record: dict, predicted, checkpoint: str, cfg: ScoreConfig) -> dic
         "schema": SCHEMA_ID,
         **{k: record[k] for k in ("cut_id", "corpus", "task", "block_s", "num_blocks", "tokenizer")},
         "checkpoint": checkpoint,
+        **({"decoding": decoding} if decoding is not None else {}),
         "answers": record["answers"],
         "events": events,
         "gold_shifts": record["gold_shifts"],

@@ -115,7 +115,10 @@ def run_errors(
                 )
                 tracks.update(zip(idx, got, strict=True))
                 bar.update(len(idx))
-            lines += [make_line(rec, tracks[i], str(found), cfg.score) for i, (_, rec) in enumerate(group)]
+            lines += [
+                make_line(rec, tracks[i], str(found), cfg.score, {"shift_threshold": threshold})
+                for i, (_, rec) in enumerate(group)
+            ]
     bar.close()
     write_log(out, lines)
     cats = Counter(line["category"] or "none" for line in lines)

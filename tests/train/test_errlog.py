@@ -37,6 +37,13 @@ def test_lines_from_every_task_validate_and_read_back(records, tmp_path):
     assert len(log.lines) == len(lines) and not log.rejected
 
 
+def test_the_decoding_rule_is_recorded_and_checked(records):
+    line = make_line(records[0], _gold(records[0]), "ckpt", ScoreConfig(), {"shift_threshold": 0.3})
+    assert line["decoding"] == {"shift_threshold": 0.3} and schema_problem(line) is None
+    assert "decoding" not in make_line(records[0], _gold(records[0]), "other model", ScoreConfig())
+    assert schema_problem(line | {"decoding": "greedy"}) is not None  # an object, if given
+
+
 def test_the_gold_log_scores_perfectly(records, tmp_path):
     lines = [make_line(r, _gold(r), "gold", ScoreConfig()) for r in records]
     write_log(tmp_path / "log.jsonl", lines)
