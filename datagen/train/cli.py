@@ -76,18 +76,20 @@ def errors(
         max=1.0,
         help="Emit <shift> when its probability exceeds this (default: the config's stream.shift_threshold)",
     ),
+    greedy: bool = typer.Option(False, "--greedy", help="Greedy argmax decoding, whatever the config says"),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.checkpoint import resolve
     from datagen.train.errors import run_errors
     from datagen.train.vocab import TokenizerMismatch
 
+    if greedy and shift_threshold is not None:
+        fail("--greedy and --shift-threshold are two decision rules: pick one")
     try:
         found = resolve(checkpoint)
         target = out or found.parent.parent / "errors.jsonl"
-        res = run_errors(
-            found, eval_, target, batch_size=batch_size, device=device, shift_threshold=shift_threshold
-        )
+        rule = None if greedy else "config" if shift_threshold is None else shift_threshold
+        res = run_errors(found, eval_, target, batch_size=batch_size, device=device, shift_threshold=rule)
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))

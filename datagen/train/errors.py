@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -79,10 +80,11 @@ def run_errors(
     batch_size: int | None = None,
     device: str = "auto",
     progress: bool = True,
-    shift_threshold: float | None = None,
+    shift_threshold: float | None | Literal["config"] = "config",
 ) -> dict:
     """Stream the checkpoint over each eval corpus and write the error log. The decision
-    rule is the checkpoint's `stream.shift_threshold` unless `shift_threshold` is given."""
+    rule is the checkpoint's `stream.shift_threshold`, or `shift_threshold` when given
+    (None: greedy argmax)."""
     dev = pick_device(device, Dist())
     model, cfg, vocab, meta, found = ckpt.load_model(checkpoint, dev)
     for d in eval_dirs:
@@ -92,7 +94,7 @@ def run_errors(
             )
     encode = label_encoder(vocab.tokenizer, cfg.backbone.path)
     size = batch_size or cfg.stream.batch_size
-    threshold = cfg.stream.shift_threshold if shift_threshold is None else shift_threshold
+    threshold = cfg.stream.shift_threshold if shift_threshold == "config" else shift_threshold
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16)
     lines: list[dict] = []
     bar = _progress(progress)

@@ -92,3 +92,23 @@ def test_dpo_resume_is_exact(sft_and_pairs):
     # a DPO checkpoint loads for streaming like any other
     sd = ckpt.load_model(root / "a", torch.device("cpu"))[0].state_dict()
     assert all(torch.equal(sd[k], wa[k]) for k in wa)
+
+
+def test_the_errors_command_decodes_with_the_rule_it_is_given(sft_and_pairs, tmp_path):
+    from typer.testing import CliRunner
+
+    from datagen.cli import app
+
+    root, corpus = sft_and_pairs
+    base = ["train", "errors", str(root / "sft"), "--eval", str(corpus)]
+    runner = CliRunner()
+    for flags, rule in ((["--shift-threshold", "0.3"], 0.3), (["--greedy"], None), ([], None)):
+        out = tmp_path / f"{rule}-{len(flags)}.jsonl"
+        res = runner.invoke(app, [*base, "--out", str(out), *flags])
+        assert res.exit_code == 0, res.output
+        lines = [json.loads(x) for x in out.read_text().splitlines()]
+        assert lines and all(x["decoding"] == {"shift_threshold": rule} for x in lines)
+    both = runner.invoke(
+        app, [*base, "--out", str(tmp_path / "x.jsonl"), "--greedy", "--shift-threshold", "0.3"]
+    )
+    assert both.exit_code != 0 and "pick one" in both.output
