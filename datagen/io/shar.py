@@ -132,7 +132,21 @@ def write_samples(samples: list[DuplexSample], out_dir: Path, shard_index: int) 
     ) as w:
         for s in samples:
             w.write(to_cut(s))
-    return sorted(p.name for p in out_dir.iterdir() if f".{shard_index:06d}." in p.name)
+    names = sorted(p.name for p in out_dir.iterdir() if f".{shard_index:06d}." in p.name)
+    for name in names:
+        if name.endswith(".gz"):
+            _zero_gzip_mtime(out_dir / name)
+    return names
+
+
+def _zero_gzip_mtime(path: Path) -> None:
+    """Zero the write time a gzip header carries (RFC 1952 MTIME, bytes 4-7), so the same
+    recipe and seed give the same bytes, not just the same content. The field is outside
+    every checksum (the trailer's CRC covers the data; Python writes no header CRC)."""
+    with open(path, "r+b") as f:
+        head = f.read(4)
+        if head[:2] == b"\x1f\x8b" and not head[3] & 0x02:  # gzip, no FHCRC
+            f.write(b"\0\0\0\0")
 
 
 def index_row(s: DuplexSample, shard: int) -> dict:
