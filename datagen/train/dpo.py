@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from datagen.train import checkpoint as ckpt
 from datagen.train.answers import answers_of, assistant_wave, gold_voice
+from datagen.train.augment import react_sooner
 from datagen.train.config import TrainConfig
 from datagen.train.data import StreamBatcher, open_corpora
 from datagen.train.dpo_data import read_pairs
@@ -111,6 +112,7 @@ class PairData:
                         "answers": answers,
                         "sr": cut.sampling_rate,
                         "block_s": block,
+                        "events": cut.custom.get("events", []),
                     }
         missing = sorted(want - set(self.cuts))
         if missing:
@@ -163,9 +165,19 @@ def dpo_loss(pol: torch.Tensor, ref: torch.Tensor, beta: float) -> tuple[torch.T
     return loss, stats
 
 
-def _gold_batch(data: PairData, batcher: StreamBatcher, rows: list[dict]) -> dict:
+def _gold_batch(
+    data: PairData, batcher: StreamBatcher, rows: list[dict], react_from_s: float | None = None
+) -> dict:
+    """The kept SFT dialogues, learned as SFT learns them (the same barge-in stop window)."""
     cuts = [data.cuts[r["cut_id"]] for r in rows]
-    return batcher([c["env"] for c in cuts], [c["gold_asst"] for c in cuts], [c["labels"] for c in cuts])
+    targets = None
+    if react_from_s is not None:
+        targets = [
+            react_sooner(c["labels"], c["labels"], c["events"], c["block_s"], react_from_s) for c in cuts
+        ]
+    return batcher(
+        [c["env"] for c in cuts], [c["gold_asst"] for c in cuts], [c["labels"] for c in cuts], targets
+    )
 
 
 def _order(n: int, seed: int, epoch: int) -> list[int]:
@@ -240,7 +252,7 @@ def train_dpo(
             loss, stats = dpo_loss(pol, ref_lp, d.beta)
             sft_idx = _take(lambda e: _order(len(sft), cfg.seed + 1, e), len(sft), d.sft_per_step, step)
             if sft_idx and d.sft_weight > 0:
-                gold = _gold_batch(data, batcher, [sft[i] for i in sft_idx])
+                gold = _gold_batch(data, batcher, [sft[i] for i in sft_idx], cfg.data.react_from_s)
                 gold = {k: v.to(device) for k, v in gold.items()}
                 sft_loss, sft_stats = model.sft_loss(gold, LossWeights.of(cfg.optim))
                 loss = loss + d.sft_weight * sft_loss

@@ -112,3 +112,22 @@ def test_the_errors_command_decodes_with_the_rule_it_is_given(sft_and_pairs, tmp
         app, [*base, "--out", str(tmp_path / "x.jsonl"), "--greedy", "--shift-threshold", "0.3"]
     )
     assert both.exit_code != 0 and "pick one" in both.output
+
+
+def test_the_kept_sft_dialogues_learn_stops_as_sft_does(sft_and_pairs):
+    from datagen.train.data import StreamBatcher
+    from datagen.train.dpo import _gold_batch
+
+    root, corpus = sft_and_pairs
+    pairs, sft = read_pairs(root / "pairs")
+    rows = pairs + sft
+    _, _, vocab, _, _ = ckpt.load_model(root / "sft", torch.device("cpu"))
+    data = PairData(pairs, sft, [str(corpus)], vocab, None)
+    barge = [r for r in rows if any(e["kind"] == "barge_in" for e in data.cuts[r["cut_id"]]["events"])]
+    assert barge, "the test corpus has barge-ins"
+    batcher = StreamBatcher(vocab, 16000, 0.08, 0, 80)
+    exact = _gold_batch(data, batcher, barge[:2])
+    window = _gold_batch(data, batcher, barge[:2], react_from_s=0.3)
+    assert torch.equal(exact["tokens"], window["tokens"])  # what is fed back does not change
+    n_exact = int((exact["targets"] == vocab.shift).sum())
+    assert int((window["targets"] == vocab.shift).sum()) > n_exact > 0
