@@ -251,3 +251,26 @@ def test_secrets_never_reach_manifests(tmp_path, monkeypatch):
     assert "sk-live-do-not-leak" not in json.dumps(fingerprint(r))
     assert "SECRET_KEY_FOR_TEST" in json.dumps(fingerprint(r))  # only the variable's name is kept
     Path(tmp_path).mkdir(exist_ok=True)
+
+
+def test_a_run_whose_llm_answers_nothing_stops_with_a_clear_error(tmp_path):
+    """A stopped LLM server: every request is refused on the wire (a real socket, no
+    mock). The run must stop and say so, not write a corpus of rejects that a rerun
+    would keep."""
+    import socket
+
+    from datagen.backends.llm.base import LLMUnavailable
+    from datagen.executors.runner import run
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = small_recipe(
+        "llm.backend=openai_http",
+        f"llm.options={{model: m, base_url: 'http://127.0.0.1:{port}/v1', max_retries: 0}}",
+    )
+    out = tmp_path / "o"
+    with pytest.raises(LLMUnavailable, match=r"all \d+ requests .* openai_http LLM failed.*is it running"):
+        run(r, out=str(out), executor="local", quiet=True)
+    assert not list((out / "_work").rglob("stats.json"))  # no shard was committed as all-rejects
+    assert not (out / "shar").exists()

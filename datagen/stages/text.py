@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from datagen.backends.llm.base import LLMRequest
+from datagen.backends.llm.base import LLMRequest, LLMUnavailable
 from datagen.backends.llm.prompts import make_request, parse_response
 from datagen.backends.registry import make_llm
 from datagen.records import Dialogue, DialoguePlan, Overlay, Turn
@@ -42,6 +42,19 @@ class _Draft:
     turns: list[Turn] = field(default_factory=list)
     pending: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str, str] | None = None  # reason, detail, raw
+
+
+def _stop_if_all_failed(backend: str, responses) -> None:
+    """Raise LLMUnavailable when a batch of two or more requests failed to the last one
+    (a single failure stays that dialogue's reject)."""
+    if len(responses) < 2 or any(r.ok for r in responses):
+        return
+    reasons = list(dict.fromkeys(r.error.splitlines()[0][:200] for r in responses if r.error))[:2]
+    raise LLMUnavailable(
+        f"all {len(responses)} requests of a batch to the {backend} LLM failed "
+        f"({'; '.join(reasons) or 'no reason given'}): is it running and configured? "
+        "Nothing of this shard was written"
+    )
 
 
 class TextStage(Stage):
@@ -74,6 +87,7 @@ class TextStage(Stage):
         for i in range(0, len(reqs), self.recipe.llm.batch_size):
             chunk = reqs[i : i + self.recipe.llm.batch_size]
             responses = self.llm.generate([r for _, r, _ in chunk])
+            _stop_if_all_failed(self.recipe.llm.backend, responses)
             for (d, req, on_value), resp in zip(chunk, responses, strict=True):
                 out.counters["llm_requests"] += 1
                 out.counters["llm_prompt_tokens"] += resp.prompt_tokens

@@ -13,7 +13,17 @@ from typing import Any
 
 from datagen.backends.base import Backend, BackendOptions
 
-__all__ = ["BackendOptions", "LLMBackend", "LLMRequest", "LLMResponse"]
+__all__ = ["BackendOptions", "LLMBackend", "LLMRequest", "LLMResponse", "LLMUnavailable"]
+
+
+class LLMUnavailable(RuntimeError):
+    """Every request of a batch failed: the LLM itself is down or misconfigured.
+
+    One failed request is that dialogue's reject; a whole batch failing is not
+    a property of the dialogues (a stopped server, a wrong model name, an
+    engine that cannot start), and writing every dialogue of the run as a
+    reject would leave an empty corpus that a rerun would not redo. So the
+    text stage stops the run with this instead, before the shard is committed."""
 
 
 @dataclass(frozen=True)
