@@ -7,12 +7,17 @@ runs against a server that may hiccup, so:
 
 - transient failures (connection errors, timeouts, 429, 5xx) are retried a
   bounded number of times with exponential backoff and jitter, so a fleet of
-  workers does not hammer a recovering server in lockstep; any other 4xx is
-  a mistake in the request and fails at once;
+  workers does not hammer a recovering server in lockstep; when the server
+  says how long to wait (`Retry-After`, seconds or an HTTP-date) that wins,
+  capped at `retry_after_max_s`; any other 4xx is a mistake in the request
+  and fails at once;
 - one failed request becomes an `ok=False` response, never an exception that
   would throw away the rest of the batch;
-- servers that do not support `response_format` json_schema get one retry
-  without it, and the backend remembers that for the rest of the session;
+- a 400 that blames `response_format`/json_schema makes *that request* retry
+  once without it (see `OpenAIHTTPLLM._one` for why nothing is remembered);
+- an answer cut off by `max_tokens` (finish_reason "length") is `ok=False`
+  with the raw text kept: a truncated JSON object cannot parse and a
+  truncated spoken answer would stop mid-sentence;
 - the API key is read from the environment at call time, never stored in the
   options (which end up in logs and stats) and scrubbed from any error text.
 """
@@ -25,6 +30,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -49,6 +55,9 @@ class OpenAIHTTPOptions(BackendOptions):
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
     structured_output: Literal["json_schema", "none"] = "json_schema"
+    # Longest wait a server's Retry-After may impose before a retry; a misconfigured
+    # proxy asking for an hour must not stall a worker for an hour.
+    retry_after_max_s: float = Field(60.0, ge=0)
 
 
 class OpenAIHTTPLLM(LLMBackend):
@@ -62,7 +71,10 @@ class OpenAIHTTPLLM(LLMBackend):
         super().__init__(options)
         self._client: Any = None
         self._lock = threading.Lock()
-        self._schema_unsupported = False  # set once the server rejects response_format
+        self._schema_warned: set[tuple[str, str]] = set()  # (model, kind) already warned about
+
+    # Class-level so a test can swap it on one instance; never shared mutable state.
+    _sleep = staticmethod(time.sleep)
 
     # Pickled into workers before first use: ship options, not sockets or locks.
     def __getstate__(self) -> dict[str, Any]:
@@ -73,6 +85,7 @@ class OpenAIHTTPLLM(LLMBackend):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_schema_warned", set())
         self._lock = threading.Lock()
 
     def _http(self) -> Any:
@@ -127,16 +140,30 @@ class OpenAIHTTPLLM(LLMBackend):
         return body
 
     def _one(self, req: LLMRequest, key: str) -> LLMResponse:
+        """Send one request, retrying what a retry can fix.
+
+        A 400 that blames `response_format`/json_schema drops the schema for
+        this request only and retries it at once (no backoff, no attempt
+        used). Nothing is remembered across requests: vLLM rejects one
+        *schema* it cannot compile (so one request kind), not structured
+        output as a whole, and a shared switch would silently turn off
+        constrained decoding for every thread, including requests that would
+        have succeeded. A server that truly lacks json_schema costs one fast
+        400 per request; the warning (once per model and kind) says to set
+        `structured_output: none` then.
+        """
         import httpx
 
         o = self.options
         url = o.base_url.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        use_schema = o.structured_output == "json_schema" and not self._schema_unsupported
+        use_schema = o.structured_output == "json_schema"
+        schema_note = ""  # why the schema was dropped, kept for the final error
         jitter = random.Random(f"{req.id}:{req.seed}")  # private RNG: no shared global state across threads
         last_error, last_body, tries = "", "", 0
         while tries <= o.max_retries:
             tries += 1
+            retry_after: float | None = None
             try:
                 r = self._http().post(url, json=self._payload(req, use_schema), headers=headers)
             except (httpx.TimeoutException, httpx.TransportError) as e:
@@ -146,23 +173,50 @@ class OpenAIHTTPLLM(LLMBackend):
                     return self._success(req, r, key)
                 last_body = r.text
                 last_error = f"http_{r.status_code}: {last_body[:_BODY_CHARS]}"
-                if r.status_code == 400 and use_schema and _mentions_schema(last_body):
-                    # Not transient and not the request's fault: drop the schema, once, without a backoff.
-                    self._schema_unsupported, use_schema = True, False
-                    tries -= 1
-                    log.warning("server rejected response_format; continuing without structured output")
+                if (
+                    r.status_code == 400
+                    and use_schema
+                    and req.json_schema is not None
+                    and _mentions_schema(last_body)
+                ):
+                    # Not transient and not the request's fault: drop the schema for this request, no backoff.
+                    use_schema, tries = False, tries - 1
+                    schema_note = f"; retried without response_format after {last_error[:120]}"
+                    self._warn_schema_rejected(req, _redact(last_error, key))
                     continue
                 if r.status_code < 500 and r.status_code not in _RETRY_STATUS:
                     break  # the request itself is wrong: retrying cannot help
+                retry_after = parse_retry_after(r.headers.get("retry-after"))
             if tries <= o.max_retries:
-                delay = min(_BACKOFF_CAP_S, o.backoff_s * 2 ** (tries - 1)) * (0.5 + jitter.random())
+                if retry_after is not None:
+                    # The server said when: wait that long (capped), never less, plus a little
+                    # spread so workers told the same instant do not all return at once.
+                    delay = min(o.retry_after_max_s, retry_after * (1.0 + 0.1 * jitter.random()))
+                else:
+                    delay = min(_BACKOFF_CAP_S, o.backoff_s * 2 ** (tries - 1)) * (0.5 + jitter.random())
                 log.info("request %s: %s; retry in %.2fs", req.id, _redact(last_error, key)[:120], delay)
-                time.sleep(delay)
+                self._sleep(delay)
+        attempts = f"after {tries} attempt{'s' if tries > 1 else ''}"
         return LLMResponse(
             id=req.id,
             text=_redact(last_body, key),
             ok=False,
-            error=_redact(f"{last_error} (after {tries} attempt{'s' if tries > 1 else ''})", key),
+            error=_redact(f"{last_error} ({attempts}{schema_note})", key),
+        )
+
+    def _warn_schema_rejected(self, req: LLMRequest, error: str) -> None:
+        """Warn once per (model, kind): loud enough to notice, not one line per request."""
+        k = (self.options.model, req.kind)
+        with self._lock:
+            if k in self._schema_warned:
+                return
+            self._schema_warned.add(k)
+        log.warning(
+            "server rejected response_format json_schema for %s requests to %s (%s); retrying each such "
+            "request without it. Set structured_output: none if the server never supports it.",
+            req.kind,
+            self.options.model,
+            error[:160],
         )
 
     @staticmethod
@@ -171,22 +225,67 @@ class OpenAIHTTPLLM(LLMBackend):
             data = r.json()
             message = data["choices"][0]["message"]
             text = message.get("content") or ""
+            finish = data["choices"][0].get("finish_reason")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return LLMResponse(
                 id=req.id, text=_redact(r.text, key), ok=False, error="bad_response: no choices[0].message"
             )
         usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or 0)
+        if finish == "length":
+            # Same rule as vllm.output_to_response for JSON (a cut-off object cannot parse), and
+            # stricter for plain text: a cut-off answer would be spoken stopping mid-sentence.
+            what = "the JSON object closed" if req.json_schema is not None else "the answer ended"
+            return LLMResponse(
+                id=req.id,
+                text=_redact(text, key),
+                ok=False,
+                error=f"openai_http: hit max_tokens ({req.max_tokens}) before {what}",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            )
         return LLMResponse(
             id=req.id,
             text=_redact(text, key),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
 
 
 def _mentions_schema(body: str) -> bool:
+    """Does a 400 blame the schema we sent? Only asked when a schema was sent.
+
+    Includes vLLM's per-schema rejections ("The provided JSON schema contains
+    features not supported by xgrammar.", "Failed to transform json schema
+    into a grammar: ...", "Grammar error: ..."), not only "not supported" ones.
+    """
     low = body.lower()
-    return any(w in low for w in ("response_format", "json_schema", "structured", "guided"))
+    words = ("response_format", "json_schema", "json schema", "structured", "guided", "grammar")
+    return any(w in low for w in words)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP-date).
+
+    None when absent or unparseable (negative, nan, a date without a zone),
+    so the caller falls back to its own backoff; a date already past means
+    "retry now" (0). `now` is a Unix time, for tests.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive result means the zone was missing
+            return None
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return seconds if 0 <= seconds < float("inf") else None  # nan fails both comparisons
 
 
 def _redact(text: str, key: str) -> str:
