@@ -4,13 +4,17 @@ CosyVoice cannot run here. The model path is driven through a stand-in
 CosyVoice checkout written to tmp (a `cosyvoice/cli/cosyvoice.py` whose
 `CosyVoice2` records its calls), in both the pre- and post-2025-12-08
 signatures, so sys.path handling, the import, prompt preparation,
-speaker caching and chunk concatenation are our real code. The real model
+speaker caching (LRU over the frontend's spk2info), the cross-process load
+lock, the vLLM memory share (through a stand-in `vllm` whose EngineArgs
+records its arguments, called the way upstream's load_vllm calls it) and
+chunk concatenation are our real code. The real model
 runs in the `gpu` test when DATAGEN_COSYVOICE_REPO / DATAGEN_COSYVOICE_MODEL
 point at a checkout and CosyVoice2-0.5B.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import sys
@@ -25,8 +29,10 @@ from pydantic import ValidationError
 from datagen.backends.registry import make_tts
 from datagen.backends.tts.base import Speaker, TTSRequest
 from datagen.backends.tts.cosyvoice2 import (
+    LOCK_NAME,
     CosyVoice2Options,
     CosyVoice2TTS,
+    actors_per_gpu,
     check_prompt,
     detect_prompt_api,
     estimate_words,
@@ -34,22 +40,66 @@ from datagen.backends.tts.cosyvoice2 import (
 )
 
 FAKE = """
-import torch
+import os
+import sys
+import time
 
 CALLS = []
+# a checkout that bound vllm's classes at import, before the backend could set the memory share
+_V = sys.modules.get("vllm")
+EARLY = (_V.EngineArgs, _V.LLMEngine) if getattr(_V, "FAKE", False) else None
+
+
+class Frontend:
+    def __init__(self):
+        self.spk2info = {{"builtin": {{"llm_embedding": 0}}}}  # spk2info.pt's own speakers
+
+
+class LLM:
+    vllm = None
+
+
+class Model:
+    def __init__(self):
+        self.llm = LLM()
+
+    def load_vllm(self, model_dir):  # as CosyVoice2Model.load_vllm: share hard-coded to 0.2
+        if EARLY is not None and os.path.exists(os.path.join(os.path.dirname(model_dir), "bind_early")):
+            EngineArgs, LLMEngine = EARLY
+        else:
+            from vllm import EngineArgs, LLMEngine
+        args = EngineArgs(
+            model=model_dir, skip_tokenizer_init=True, enable_prompt_embeds=True, gpu_memory_utilization=0.2
+        )
+        self.llm.vllm = LLMEngine.from_engine_args(args)
 
 
 class CosyVoice2:
     def __init__(self, model_dir, load_jit=False, load_trt=False, {vllm}fp16=False):
+        t0, trace = time.time(), os.path.join(model_dir, "trace")
+        if os.path.isdir(trace):  # a slow load, to see whether two processes overlap
+            time.sleep(0.4)
         CALLS.append(("init", model_dir, dict(load_jit=load_jit, load_trt=load_trt, fp16=fp16)))
         self.sample_rate = 24000
+        self.frontend = Frontend()
+        self.model = Model()
+        if {vllm_on}:
+            self.model.load_vllm(os.path.join(model_dir, "vllm"))
+        if os.path.isdir(trace):
+            with open(os.path.join(trace, str(os.getpid())), "w") as f:
+                f.write(f"{{t0}} {{time.time()}}")
 
     def add_zero_shot_spk(self, prompt_text, {arg}, zero_shot_spk_id):
         CALLS.append(("spk", prompt_text, {arg}, zero_shot_spk_id))
+        self.frontend.spk2info[zero_shot_spk_id] = {{"prompt_text": prompt_text}}
         return True
 
     def inference_zero_shot(self, tts_text, prompt_text, {arg}, zero_shot_spk_id="", stream=False, speed=1.0):
+        import torch
+
         CALLS.append(("tts", tts_text, zero_shot_spk_id, stream, speed, float(torch.rand(1))))
+        if zero_shot_spk_id:
+            self.frontend.spk2info[zero_shot_spk_id]  # KeyError, as upstream's frontend_zero_shot
         if "FAIL" in tts_text:
             raise RuntimeError("decoder blew up")
         t = torch.arange(24000) / 24000.0
@@ -58,17 +108,49 @@ class CosyVoice2:
         yield {{"tts_speech": torch.cat([tone[:12000], torch.zeros(7200)]).unsqueeze(0)}}
 """
 
+FAKE_VLLM = """
+FAKE = True
+ENGINE_ARGS = []
+REGISTERED = {}
 
-def _checkout(root: Path, new_api: bool) -> tuple[Path, Path]:
+
+class EngineArgs:
+    def __init__(self, **kwargs):
+        ENGINE_ARGS.append(kwargs)
+        self.kwargs = kwargs
+
+
+class LLMEngine:
+    @classmethod
+    def from_engine_args(cls, args):
+        engine = cls()
+        engine.args = args
+        return engine
+
+
+class ModelRegistry:
+    @staticmethod
+    def register_model(name, cls):
+        REGISTERED[name] = cls
+"""
+
+
+def _checkout(root: Path, new_api: bool, with_vllm: bool = False) -> tuple[Path, Path]:
+    """A stand-in CosyVoice checkout (and, with_vllm, a stand-in `vllm` beside it)."""
     repo = root / "CosyVoice"
     cli = repo / "cosyvoice" / "cli"
     cli.mkdir(parents=True)
     (repo / "cosyvoice" / "__init__.py").write_text("")
     (cli / "__init__.py").write_text("")
     arg = "prompt_wav" if new_api else "prompt_speech_16k"
-    (cli / "cosyvoice.py").write_text(
-        textwrap.dedent(FAKE.format(arg=arg, vllm="load_vllm=False, " if new_api else ""))
-    )
+    vllm, vllm_on = ("load_vllm=False, ", "load_vllm") if new_api else ("", "False")
+    (cli / "cosyvoice.py").write_text(textwrap.dedent(FAKE.format(arg=arg, vllm=vllm, vllm_on=vllm_on)))
+    if with_vllm:
+        (repo / "cosyvoice" / "vllm").mkdir()
+        (repo / "cosyvoice" / "vllm" / "__init__.py").write_text("")
+        (repo / "cosyvoice" / "vllm" / "cosyvoice2.py").write_text("class CosyVoice2ForCausalLM:\n    pass\n")
+        (repo / "vllm").mkdir()
+        (repo / "vllm" / "__init__.py").write_text(FAKE_VLLM)
     (repo / "third_party" / "Matcha-TTS").mkdir(parents=True)
     (repo / "third_party" / "Matcha-TTS" / "setup.py").write_text("")
     model = root / "CosyVoice2-0.5B"
@@ -80,9 +162,13 @@ def _checkout(root: Path, new_api: bool) -> tuple[Path, Path]:
 @pytest.fixture
 def isolated_imports(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
+    real_vllm = sys.modules.pop("vllm", None)  # so a stand-in `vllm` can be imported
     yield
     for name in [m for m in sys.modules if m == "cosyvoice" or m.startswith("cosyvoice.")]:
         del sys.modules[name]
+    sys.modules.pop("vllm", None)
+    if real_vllm is not None:
+        sys.modules["vllm"] = real_vllm
 
 
 def _chapter(path: Path, seconds: float = 20.0, sr: int = 16000) -> Path:
@@ -196,6 +282,107 @@ def test_synthesis_through_a_checkout(tmp_path: Path, isolated_imports, new_api:
     assert r1.audio is None and r1.error.startswith("tts_failed:") and "decoder blew up" in r1.error
     assert np.array_equal(r0.audio, r2.audio)
     assert pickle.loads(pickle.dumps(b))._model is None  # the model never pickles into a worker
+
+
+def _load_in_child(repo: str, model: str, barrier) -> None:
+    """One actor starting up: build the backend and load with TensorRT on (a load that writes files)."""
+    barrier.wait(timeout=60)
+    CosyVoice2TTS(CosyVoice2Options(repo_path=repo, model_dir=model, load_trt=True))._load()
+
+
+def test_loads_that_build_files_take_turns_across_processes(tmp_path: Path) -> None:
+    repo, model = _checkout(tmp_path, new_api=True)
+    (model / "trace").mkdir()  # the stand-in load sleeps 0.4 s and records when it ran
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)  # both start loading at the same moment
+    procs = [ctx.Process(target=_load_in_child, args=(str(repo), str(model), barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    spans = sorted(tuple(float(x) for x in f.read_text().split()) for f in (model / "trace").iterdir())
+    assert len(spans) == 2
+    (_, first_end), (second_start, _) = spans
+    assert first_end <= second_start, f"loads overlapped: {spans}"
+    assert (model / LOCK_NAME).is_file()
+
+
+def test_vllm_memory_share_options() -> None:
+    assert [actors_per_gpu(g) for g in (0.25, 0.1, 0.3, 0.5, 1.0, 2.0)] == [4, 10, 3, 2, 1, 1]
+    assert CosyVoice2Options().vllm_gpu_memory_utilization == 0.2  # upstream's own value; 4 x 0.2 fits
+    CosyVoice2Options(load_vllm=True, gpus_per_worker=0.5, vllm_gpu_memory_utilization=0.45)
+    CosyVoice2Options(load_vllm=False, vllm_gpu_memory_utilization=0.5)  # unused without vLLM
+    with pytest.raises(ValidationError, match="4 actors per GPU.*at most 0.225"):
+        CosyVoice2Options(load_vllm=True, vllm_gpu_memory_utilization=0.25)
+    with pytest.raises(ValidationError, match="10 actors per GPU"):
+        CosyVoice2Options(load_vllm=True, gpus_per_worker=0.1)
+    with pytest.raises(ValidationError):
+        CosyVoice2Options(vllm_gpu_memory_utilization=0.95)
+
+
+def test_vllm_engine_gets_our_memory_share(tmp_path: Path, isolated_imports) -> None:
+    repo, model = _checkout(tmp_path, new_api=True, with_vllm=True)
+    opts = CosyVoice2Options(
+        repo_path=str(repo), model_dir=str(model), load_vllm=True, vllm_gpu_memory_utilization=0.15
+    )
+    b = CosyVoice2TTS(opts)
+    (r,) = b.synthesize([TTSRequest("k", "How are you today?", _speaker(tmp_path))])
+    assert r.error == ""
+    vllm = sys.modules["vllm"]
+    assert vllm.ENGINE_ARGS == [
+        {
+            "model": str(model / "vllm"),
+            "skip_tokenizer_init": True,
+            "enable_prompt_embeds": True,
+            "gpu_memory_utilization": 0.15,
+        }
+    ]
+    assert b._model.model.llm.vllm.args.kwargs["gpu_memory_utilization"] == 0.15
+    assert isinstance(vllm.EngineArgs, type)  # the real class is back once the model is loaded
+    assert "CosyVoice2ForCausalLM" in vllm.REGISTERED
+    assert (model / LOCK_NAME).is_file()  # the export into model_dir/vllm ran under the lock
+
+
+def test_vllm_engine_built_around_our_share_is_an_error(tmp_path: Path, isolated_imports) -> None:
+    repo, model = _checkout(tmp_path, new_api=True, with_vllm=True)
+    (model / "bind_early").write_text("")  # this checkout's load_vllm holds vllm.EngineArgs from import
+    opts = CosyVoice2Options(repo_path=str(repo), model_dir=str(model), load_vllm=True)
+    with pytest.raises(RuntimeError, match="vllm_gpu_memory_utilization=0.2 was not applied"):
+        CosyVoice2TTS(opts).synthesize([TTSRequest("k", "Hi there.", _speaker(tmp_path))])
+
+
+@pytest.mark.parametrize("new_api", [True, False])
+def test_speaker_cache_is_a_bounded_lru(tmp_path: Path, isolated_imports, new_api: bool) -> None:
+    repo, model = _checkout(tmp_path, new_api)
+    opts = CosyVoice2Options(
+        repo_path=str(repo), model_dir=str(model), prompt_cache_size=2, prompt_cache_dir=str(tmp_path / "p")
+    )
+    b = CosyVoice2TTS(opts)
+    params = _speaker(tmp_path).params
+    voices = {k: Speaker(f"libriheavy-{k}", "cosyvoice2", dict(params)) for k in "ABC"}
+    order = "ABCACBBA"
+    for i, k in enumerate(order):
+        (r,) = b.synthesize([TTSRequest(f"t{i}", "How are you today?", voices[k])])
+        assert r.error == "", r.error  # an evicted-but-cached speaker would be a KeyError here
+        spk2info = b._model.frontend.spk2info
+        assert len(b._spk_ready) <= 2 and set(spk2info) == {"builtin", *b._spk_ready}
+    calls = sys.modules["cosyvoice.cli.cosyvoice"].CALLS
+    added = [c[3].removeprefix("libriheavy-") for c in calls if c[0] == "spk"]
+    # A B C(evicts A) A(re-added, evicts B) C(hit) B(re-added, evicts A) B(hit) A(re-added, evicts C)
+    assert "".join(added) == "ABCABA"
+    assert list(b._spk_ready) == ["libriheavy-B", "libriheavy-A"]
+    assert pickle.loads(pickle.dumps(b))._spk_ready == {}  # a fresh worker starts with an empty cache
+
+
+def test_checkout_without_add_zero_shot_spk_fails_at_load(tmp_path: Path, isolated_imports) -> None:
+    repo, model = _checkout(tmp_path, new_api=False)
+    src = repo / "cosyvoice" / "cli" / "cosyvoice.py"
+    src.write_text(src.read_text().replace("def add_zero_shot_spk", "def _not_in_this_version"))
+    b = CosyVoice2TTS(CosyVoice2Options(repo_path=str(repo), model_dir=str(model)))
+    with pytest.raises(RuntimeError, match=r"no CosyVoice2\.add_zero_shot_spk.*9fea0f0"):
+        b.synthesize([TTSRequest("k", "Hi there.", _speaker(tmp_path))])
+    assert sys.modules["cosyvoice.cli.cosyvoice"].CALLS == []  # failed before loading any weights
 
 
 def test_estimate_words_over_trimmed_speech() -> None:

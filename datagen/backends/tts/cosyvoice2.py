@@ -17,7 +17,22 @@ Why it looks the way it does:
   slices of chapter-long FLACs, so for the path API each slice is written
   once as a 16 kHz WAV (`materialize_prompt`).
 * **Speaker cache.** `add_zero_shot_spk` extracts a prompt's tokens and
-  embedding once per speaker; later requests reuse them by `zero_shot_spk_id`.
+  embedding once per speaker into the frontend's `spk2info`; later requests
+  reuse them by `zero_shot_spk_id`. The cache is an LRU of
+  `prompt_cache_size` speakers (LibriHeavy has thousands, each holding
+  prompt features on the GPU): evicting one also drops it from `spk2info`,
+  and it is re-added when used again. A checkout without
+  `add_zero_shot_spk` (before upstream 9fea0f0, 2025-04-15) fails at load.
+* **One build at a time.** `load_trt` writes the TensorRT plan and
+  `load_vllm` exports `model_dir/vllm` the first time, and upstream only
+  checks that the file exists: actors sharing a GPU (or a model folder)
+  would read each other's half-written files. Loads with either flag hold
+  an exclusive lock on `model_dir/.datagen-cosyvoice2.lock`
+  (`model_dir_lock`).
+* **vLLM memory share.** Upstream's `CosyVoice2Model.load_vllm` hard-codes
+  `gpu_memory_utilization=0.2`; `vllm_gpu_memory_utilization` replaces it
+  (`vllm_memory_share`), and the options refuse shares that, times the
+  actors per GPU, exceed 0.9.
 * **Bad prompts are data errors, not crashes.** A missing or over-30 s
   prompt becomes `TTSResult(error="bad_prompt: ...")` before the model is
   touched, so the stage can retry with another speaker.
@@ -32,20 +47,40 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import logging
+import math
+import os
 import sys
 import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from datagen.backends.base import BackendOptions
 from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
 from datagen.records import Word
 
+log = logging.getLogger(__name__)
+
 MAX_PROMPT_S = 30.0  # CosyVoice's own limit on prompt audio
+LOCK_NAME = ".datagen-cosyvoice2.lock"  # in model_dir, beside the files load_trt / load_vllm write
+VLLM_GPU_BUDGET = 0.9  # most of one GPU the vLLM engines of its actors may reserve together
+# upstream FunAudioLLM/CosyVoice commit that added CosyVoice2.add_zero_shot_spk (first tag with it: v2.0)
+ZERO_SHOT_SPK_COMMIT = "9fea0f0 (2025-04-15)"
+
+
+def actors_per_gpu(gpus_per_worker: float) -> int:
+    """How many actors Ray packs onto one GPU when each asks for `gpus_per_worker`."""
+    if gpus_per_worker >= 1:
+        return 1
+    return max(1, math.floor(1 / gpus_per_worker + 1e-9))
 
 
 class CosyVoice2Options(BackendOptions):
@@ -55,10 +90,13 @@ class CosyVoice2Options(BackendOptions):
     load_jit: bool = False
     load_trt: bool = False
     load_vllm: bool = False  # CosyVoice's vLLM LLM path (needs vllm in the CosyVoice env)
+    # share of the GPU each actor's vLLM engine reserves (upstream hard-codes 0.2); only with load_vllm
+    vllm_gpu_memory_utilization: float = Field(0.2, gt=0, le=VLLM_GPU_BUDGET)
     prompt_api: Literal["auto", "tensor", "path"] = "auto"
     speed: float = Field(1.0, gt=0.25, le=4.0)
     gpus_per_worker: float = Field(0.25, gt=0, le=8)
     prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
+    prompt_cache_size: int = Field(256, ge=1)  # speakers kept registered with the model (LRU)
     # the speaker pool (LibriHeavy via Lhotse)
     manifest: str | None = None  # libriheavy_cuts_*.jsonl.gz
     audio_root: str | None = None  # Libri-Light audio root the manifest's paths are under
@@ -66,6 +104,21 @@ class CosyVoice2Options(BackendOptions):
     prompts_per_speaker: int = Field(1, ge=1)
     min_prompt_s: float = Field(3.0, gt=0)
     max_prompt_s: float = Field(10.0, gt=0, le=MAX_PROMPT_S)
+
+    @model_validator(mode="after")
+    def _vllm_engines_fit_one_gpu(self) -> CosyVoice2Options:
+        """Each actor's vLLM engine reserves its share of the whole GPU, and Ray packs
+        1/gpus_per_worker actors onto one: together they must leave room (10%) for the
+        PyTorch flow/HiFT parts and CUDA contexts, or the later engines fail to start."""
+        if self.load_vllm:
+            n = actors_per_gpu(self.gpus_per_worker)
+            if n * self.vllm_gpu_memory_utilization > VLLM_GPU_BUDGET + 1e-9:
+                raise ValueError(
+                    f"vllm_gpu_memory_utilization {self.vllm_gpu_memory_utilization} x {n} actors per GPU "
+                    f"(gpus_per_worker {self.gpus_per_worker}) is over {VLLM_GPU_BUDGET}; use at most "
+                    f"{math.floor(VLLM_GPU_BUDGET / n * 1000) / 1000}"
+                )
+        return self
 
 
 def detect_prompt_api(fn: Any) -> str:
@@ -76,6 +129,78 @@ def detect_prompt_api(fn: Any) -> str:
     if "prompt_speech_16k" in names:
         return "tensor"
     raise RuntimeError(f"cosyvoice2: cannot tell the prompt API of inference_zero_shot{names}")
+
+
+@contextmanager
+def model_dir_lock(model_dir: str | Path) -> Iterator[Path]:
+    """Hold an exclusive, cross-process lock on `model_dir` (yields the lock file).
+
+    Upstream builds `flow.decoder.estimator.*.plan` (load_trt) and exports
+    `model_dir/vllm` (load_vllm) when they are missing, checking only that
+    they exist: a second actor starting meanwhile loads a half-written plan
+    or a partial export. Holding this lock around the whole load makes the
+    first build finish before anyone else looks.
+
+    `fcntl.flock` rather than the `filelock` package: filelock is not one of
+    our declared dependencies (it only arrives with torch/huggingface), and
+    the lock is only needed on the Linux GPU nodes. The kernel releases it
+    when the process dies, so a crashed build leaves no stale lock. A model
+    folder we cannot write to gets a lock in the temp folder instead (keyed
+    by its path): nothing can be built in it, so only this node's loads need
+    ordering.
+    """
+    import fcntl
+
+    folder = Path(model_dir).resolve()
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # read-only model folder
+        key = hashlib.sha1(str(folder).encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"datagen-cosyvoice2-{key}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("cosyvoice2: waiting for another worker loading from %s (%s)", folder, path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
+def vllm_memory_share(share: float) -> Iterator[list[float]]:
+    """Make upstream's `load_vllm` reserve `share` of the GPU instead of its fixed 0.2.
+
+    `CosyVoice2Model.load_vllm` (cosyvoice/cli/model.py) runs
+    `from vllm import EngineArgs, LLMEngine` inside the method and builds
+    `EngineArgs(..., gpu_memory_utilization=0.2)`, with no parameter to pass
+    another value. While the model loads, `vllm.EngineArgs` is a wrapper that
+    sets that one argument and builds the real EngineArgs; every other
+    argument is upstream's. Yields the list of shares it applied, so the
+    caller can tell whether upstream went through it at all.
+    """
+    import vllm
+
+    had = "EngineArgs" in vars(vllm)
+    real = vllm.EngineArgs
+    applied: list[float] = []
+
+    def engine_args(*args: Any, **kwargs: Any) -> Any:
+        kwargs["gpu_memory_utilization"] = share
+        applied.append(share)
+        return real(*args, **kwargs)
+
+    vllm.EngineArgs = engine_args
+    try:
+        yield applied
+    finally:
+        if had:
+            vllm.EngineArgs = real
+        else:  # it was served by vllm's lazy module __getattr__: leave that in charge again
+            del vllm.EngineArgs
 
 
 def check_prompt(speaker: Speaker) -> str:
@@ -158,7 +283,7 @@ class CosyVoice2TTS(TTSBackend):
         super().__init__(options)
         self._model: Any = None
         self._api: str = ""
-        self._spk_ready: set[str] = set()
+        self._spk_ready: OrderedDict[str, None] = OrderedDict()  # LRU of speakers in spk2info
         self._pool: list[Speaker] | None = None
 
     @property
@@ -167,7 +292,13 @@ class CosyVoice2TTS(TTSBackend):
         return float(self.options.gpus_per_worker)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"options": self.options, "_model": None, "_api": "", "_spk_ready": set(), "_pool": self._pool}
+        return {
+            "options": self.options,
+            "_model": None,
+            "_api": "",
+            "_spk_ready": OrderedDict(),
+            "_pool": self._pool,
+        }
 
     # -- speakers ------------------------------------------------------------
 
@@ -231,10 +362,30 @@ class CosyVoice2TTS(TTSBackend):
             ModelRegistry.register_model("CosyVoice2ForCausalLM", CosyVoice2ForCausalLM)
         from cosyvoice.cli.cosyvoice import CosyVoice2
 
+        if not callable(getattr(CosyVoice2, "add_zero_shot_spk", None)):
+            # without it every speaker would fail in _one and come back as a silent bad_prompt
+            raise RuntimeError(
+                f"cosyvoice2: the CosyVoice checkout at {repo} has no CosyVoice2.add_zero_shot_spk, "
+                f"which this backend needs to cache speaker prompts; it was added upstream in commit "
+                f"{ZERO_SHOT_SPK_COMMIT}, first tagged v2.0: update the checkout "
+                f"(git -C {repo} pull && git -C {repo} submodule update --init --recursive)"
+            )
         kwargs: dict[str, Any] = {"load_jit": o.load_jit, "load_trt": o.load_trt, "fp16": o.fp16}
         if o.load_vllm or "load_vllm" in inspect.signature(CosyVoice2.__init__).parameters:
             kwargs["load_vllm"] = o.load_vllm
-        model = CosyVoice2(str(model_dir), **kwargs)
+        builds = o.load_trt or o.load_vllm  # only these write into model_dir
+        share = vllm_memory_share(o.vllm_gpu_memory_utilization) if o.load_vllm else nullcontext()
+        with model_dir_lock(model_dir) if builds else nullcontext(), share as applied:
+            model = CosyVoice2(str(model_dir), **kwargs)
+        engine = getattr(getattr(getattr(model, "model", None), "llm", None), "vllm", None)
+        if o.load_vllm and engine is not None and not applied:
+            raise RuntimeError(
+                "cosyvoice2: this CosyVoice checkout built its vLLM engine without vllm.EngineArgs, so "
+                f"vllm_gpu_memory_utilization={o.vllm_gpu_memory_utilization} was not applied; "
+                "check cosyvoice/cli/model.py load_vllm"
+            )
+        if not isinstance(getattr(getattr(model, "frontend", None), "spk2info", None), dict):
+            log.warning("cosyvoice2: no frontend.spk2info dict; evicted speakers cannot be freed")
         self._api = o.prompt_api if o.prompt_api != "auto" else detect_prompt_api(model.inference_zero_shot)
         self._model = model
         return model
@@ -255,6 +406,24 @@ class CosyVoice2TTS(TTSBackend):
         )
         return str(materialize_prompt(speaker, cache))
 
+    def _register(self, model: Any, spk_id: str, prompt_text: str, prompt: Any) -> None:
+        """Make `spk_id` a zero-shot speaker of the model, keeping at most
+        `prompt_cache_size` of them: each holds its prompt's features (on the
+        GPU) in `frontend.spk2info`, and a LibriHeavy pool has thousands.
+        The least recently used one is dropped from both our LRU and
+        spk2info, and is re-added (features extracted again) when next used."""
+        ready = self._spk_ready
+        if spk_id in ready:
+            ready.move_to_end(spk_id)
+            return
+        model.add_zero_shot_spk(prompt_text, prompt, spk_id)
+        ready[spk_id] = None
+        spk2info = getattr(getattr(model, "frontend", None), "spk2info", None)
+        while len(ready) > self.options.prompt_cache_size:
+            old, _ = ready.popitem(last=False)
+            if isinstance(spk2info, dict):
+                spk2info.pop(old, None)
+
     def _one(self, req: TTSRequest) -> TTSResult:
         model = self._model
         sr = int(model.sample_rate)
@@ -262,9 +431,7 @@ class CosyVoice2TTS(TTSBackend):
         prompt_text = " ".join(str(spk.params["prompt_text"]).split())
         try:
             prompt = self._prompt(spk)
-            if spk.id not in self._spk_ready:
-                model.add_zero_shot_spk(prompt_text, prompt, spk.id)
-                self._spk_ready.add(spk.id)
+            self._register(model, spk.id, prompt_text, prompt)
         except Exception as e:  # an unreadable prompt is this speaker's problem, not the batch's
             return TTSResult(
                 key=req.key, audio=None, sample_rate=sr, error=f"bad_prompt: {type(e).__name__}: {e}"
