@@ -31,18 +31,24 @@ def run(
     workers: int = typer.Option(None, "--workers", help="Parallel workers (default: CPU count)"),
     address: str = typer.Option(None, "--address", help="Join an existing Ray cluster (or set RAY_ADDRESS)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; run no model"),
+    cluster: str = typer.Option(
+        None, "--cluster", help="With --dry-run: size the actor pools for e.g. 4x8gpu (or 4x8gpu:96cpu)"
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Discard earlier output in the folder and start over"),
 ) -> None:
     """Build a corpus from RECIPE. Rerun the same command to resume after a crash."""
     overrides = list(set_) + ([f"executor.address={address}"] if address else [])
     try:
         rec = load_recipe(recipe, overrides)
+        if cluster and not dry_run:
+            raise RecipeError("--cluster sizes a --dry-run; a real run reads the cluster it joins")
         if executor and executor not in ("ray", "local"):
             raise RecipeError(f"--executor must be ray or local, got {executor!r}")
         if dry_run:
             from datagen.executors.dryrun import describe
+            from datagen.executors.sizing import parse_cluster
 
-            typer.echo(describe(rec))
+            typer.echo(describe(rec, parse_cluster(cluster) if cluster else None))
             return
         from datagen.executors.runner import run as run_recipe
 

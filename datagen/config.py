@@ -194,11 +194,26 @@ class QCConfig(Strict):
     asr_roles: list[str] = ["assistant"]
 
 
+class SizingConfig(Strict):
+    """Per-unit throughput figures that size the Ray actor pools on a GPU cluster
+    (datagen/executors/sizing.py) and that `--dry-run --cluster` turns into
+    dialogues per hour. Defaults are conservative published-order figures for one
+    H100; measure yours with bench/gpu_smoke.sh and set them here."""
+
+    llm_tokens_per_s: float = Field(5000.0, gt=0)  # output tokens/s of one LLM replica, large batches
+    llm_tokens_per_request: float = Field(250.0, gt=0)  # mean output tokens per LLM request
+    tts_rtf: float = Field(0.5, gt=0)  # one GPU TTS actor's real-time factor, at the packing used
+    cpu_tts_rtf: float = Field(0.03, gt=0)  # the same for a CPU voice (Piper, espeak-ng) on one core
+    cpu_rtf: float = Field(0.01, gt=0)  # CPU seconds per second of dialogue: compose + signal QC
+    asr_rtf: float = Field(0.08, ge=0)  # CPU seconds per second of speech for the ASR round trip
+
+
 class ExecutorConfig(Strict):
     kind: Literal["ray", "local"] = "ray"
     workers: int | None = Field(None, ge=1)  # default: the machine's CPUs
     shard_size: int = Field(8, ge=1)  # dialogues per shard (the unit of resume)
     address: str | None = None  # join an existing Ray cluster (or RAY_ADDRESS)
+    sizing: SizingConfig = SizingConfig()  # how GPU pools are sized (no effect on the corpus)
 
 
 class Recipe(Strict):

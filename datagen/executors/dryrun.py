@@ -8,21 +8,8 @@ hours are estimates from typical lengths per task, labelled as such.
 from __future__ import annotations
 
 from datagen.config import Recipe
+from datagen.executors.sizing import Cluster, describe_layout, mix_totals, plan_layout, stage_groups
 from datagen.stages.plan import task_counts
-
-# (LLM requests, TTS utterances, seconds of audio) per dialogue, typical values
-# measured on offline corpora; multi_turn is per round.
-PER_TASK = {
-    "qa": (1, 2, 20.0),
-    "multi_turn": (1, 2, 17.0),
-    "pause": (1, 3, 22.0),
-    "backchannel": (1, 4, 42.0),
-    "barge_in_user": (1.5, 4, 35.0),
-    "barge_in_third_party": (1.5, 4, 35.0),
-    "barge_in_related": (3, 4, 38.0),
-    "distractor": (1.5, 3, 42.0),
-    "no_interruption": (1, 2, 42.0),
-}
 
 
 def _source(q) -> str:
@@ -30,18 +17,13 @@ def _source(q) -> str:
     return f"{q.source} {where[q.source]}" + (f" (limit {q.limit})" if q.limit else "")
 
 
-def describe(recipe: Recipe) -> str:
+def describe(recipe: Recipe, cluster: Cluster | None = None) -> str:
     from datagen.backends.registry import llm_class, tts_class
-    from datagen.executors.ray_exec import stage_groups
     from datagen.stages import build_stages
 
     counts = task_counts(recipe.mix, recipe.dialogues)
-    rounds = sum(recipe.multi_turn_rounds) / 2
-    llm = tts = secs = 0.0
-    for task, n in counts.items():
-        r, t, s = PER_TASK[task]
-        scale = rounds if task == "multi_turn" else 1
-        llm, tts, secs = llm + n * r, tts + n * t * scale, secs + n * s * scale
+    totals = mix_totals(recipe)
+    llm, tts, secs = totals["llm_requests"], totals["tts_utterances"], totals["audio_s"]
     sources = recipe.questions.sources or [recipe.questions]
     lines = [
         f"recipe {recipe.name}: {recipe.dialogues} dialogues, seed {recipe.seed}, split {recipe.split}",
@@ -80,4 +62,11 @@ def describe(recipe: Recipe) -> str:
         f" dialogues; executor {recipe.executor.kind}",
         f"optional extras needed: {', '.join(extras) or 'none'}",
     ]
+    if cluster is not None:
+        layout = plan_layout(recipe, cluster)
+        lines.append(describe_layout(layout))
+        rate = layout.dialogues_per_hour
+        hours = recipe.dialogues / rate if rate > 0 else float("inf")
+        took = f"~{hours:,.1f} h" if hours >= 1 else f"~{hours * 60:.0f} min"
+        lines.append(f"expected wall time for {recipe.dialogues:,} dialogues: {took}")
     return "\n".join(lines)

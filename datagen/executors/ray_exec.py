@@ -21,6 +21,7 @@ from pathlib import Path
 
 from datagen.config import Recipe
 from datagen.executors.shards import RunPaths, ShardState, commit_shard, run_stages
+from datagen.executors.sizing import pool_sizes, stage_groups
 from datagen.stages import build_stages
 
 
@@ -49,19 +50,6 @@ class _StageGroup:
         return {"shard": batch["shard"], "payload": payloads, "result": results}
 
 
-def stage_groups(recipe: Recipe) -> list[tuple[int, int, float, float]]:
-    """(lo, hi, num_cpus, num_gpus) for runs of stages with equal resources."""
-    groups: list[tuple[int, int, float, float]] = []
-    for i, st in enumerate(build_stages(recipe)):
-        res = st.resources
-        if groups and (groups[-1][2], groups[-1][3]) == (res.num_cpus, res.num_gpus):
-            lo, _, c, g = groups[-1]
-            groups[-1] = (lo, i + 1, c, g)
-        else:
-            groups.append((i, i + 1, res.num_cpus, res.num_gpus))
-    return groups
-
-
 def init_ray(recipe: Recipe, workers: int | None) -> None:
     import ray
 
@@ -84,8 +72,7 @@ def iter_ray(
     import ray
 
     init_ray(recipe, workers)
-    cluster = ray.cluster_resources()
-    workers = workers or max(1, int(cluster.get("CPU", 1)))
+    sizes = pool_sizes(recipe, ray.cluster_resources(), workers)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our per-shard lines are the progress
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
@@ -93,8 +80,9 @@ def iter_ray(
     groups = stage_groups(recipe)
     for n, (lo, hi, cpus, gpus) in enumerate(groups):
         last = n == len(groups) - 1
-        # CPU pools grow to `workers` actors; a GPU pool to as many as the cluster's GPUs hold.
-        pool = workers if gpus == 0 else max(1, int(cluster.get("GPU", 0) // gpus))
+        # CPU-only: every pool grows to `workers`; with GPUs, sizing.py splits them
+        # between the GPU pools (the same layout `--dry-run --cluster` prints).
+        pool = sizes[n]
         with warnings.catch_warnings():
             # ray_remote_args_fn is deprecated after 2.60 (we pin 2.60.0) and has no named
             # replacement for max_restarts; without it Ray logs a restart warning per actor.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,16 @@ def cut_shards(plans: list[DialoguePlan], size: int) -> list[ShardState]:
 
 
 def run_stages(stages: list[Stage], state: ShardState) -> ShardState:
+    """Run a shard through `stages`; each stage's busy time adds to `seconds_<stage>`
+    (summed over shards in stats.json: the actor-seconds a dialogue costs in each
+    stage, which is what executor.sizing wants measured; bench/gpu_smoke.sh prints it)."""
     for stage in stages:
+        t = time.perf_counter()
         res = stage.process(state.items)
         state.items = res.items
         state.rejects += res.rejects
         state.counters.update(res.counters)
+        state.counters[f"seconds_{stage.name}"] += round(time.perf_counter() - t, 3)
     return state
 
 
