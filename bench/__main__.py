@@ -1,109 +1,221 @@
-"""`python -m bench`: where the time goes, as ratios measured in one run.
+"""`make bench` / `python -m bench`: speed and memory targets, as ratios measured in one run.
 
-Machines here are shared and noisy, so every figure is a ratio against
-audio time or against another stage measured in the same process:
-  - TTS real-time factors (Piper, espeak-ng);
-  - compose (placement + mixing + labels + checks) in seconds of audio per CPU second;
-  - an end-to-end offline run: seconds of corpus audio per wall second, and peak memory;
-  - with --ray: the same run through the Ray executor, as a ratio to the local one.
+Machines here are shared and noisy, so every row is a ratio of two things
+timed in the same bench run, each measurement in a fresh process
+(`bench/child.py`) so peak memory is its own:
+
+1. overhead: the pipeline's wall time (local executor = one worker, ASR off)
+   / the bare backends voicing the same utterances one at a time with stock
+   settings (`bench/bare.py`); target <= 1.0;
+2. scaling: Ray with 1 worker / with 2 (same corpus); target >= 1.9x on 2 cores;
+3. memory: peak RSS of the driver and of the largest Ray worker, corpus 4x
+   vs 1x; target: flat within 10%;
+4. ASR QC cost / TTS cost, with QC on (the stages' busy time, stats.json);
+   target <= 0.25;
+5. Shar write + read / bare soundfile FLAC encode + decode of the same audio
+   (`bench/shar_io.py`); target <= 1.2.
+
+It prints the table and writes BENCHMARKS.md (machine, date, command,
+figure, target, pass/fail). GPU rows come from `bench/gpu_smoke.sh` and
+`bench/gpu_trainer.py` on a GPU machine; BENCHMARKS.md says when they were
+not run here.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
-import resource
+import os
+import platform
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["dialogues=16", "executor.shard_size=4", "multi_turn_rounds=[2, 3]"]
 
 
-def _tts_rtf(backend: str, speaker_index: int = 0) -> float:
-    from datagen.backends.registry import make_tts
-    from datagen.backends.tts.base import TTSRequest
-
-    tts = make_tts(backend)
-    spk = tts.speakers()[speaker_index]
-    text = (
-        "The Great Wall of China stretches for thousands of kilometres across the north of the country, "
-        "and parts of it are more than two thousand years old. "
-    ) * 3
-    tts.synthesize([TTSRequest("warm", "Warm up.", spk)])
-    t0 = time.process_time()
-    res = tts.synthesize([TTSRequest("k", text, spk, seed=1)])[0]
-    cpu = time.process_time() - t0
-    return cpu / (len(res.audio) / res.sample_rate)
+def child(*args: str) -> dict:
+    """Run `python -m bench.child ARGS` in a fresh process; its last stdout line is JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.child", *args], cwd=ROOT, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.child {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _compose_speed(recipe) -> float:
-    """Audio seconds composed per CPU second, on voiced dialogues from the pipeline."""
-    from datagen.sources.questions import load_questions
-    from datagen.stages import build_stages
-    from datagen.stages.plan import plan_dialogues
-
-    stages = build_stages(recipe)
-    qs, _ = load_questions(recipe.questions)
-    items = plan_dialogues(qs, recipe)
-    for st in stages[:-1]:
-        items = st.process(items).items
-    t0 = time.process_time()
-    out = stages[-1].process(items)
-    return out.counters["audio_seconds"] / (time.process_time() - t0)
+def _sets(*sets: str) -> list[str]:
+    return [x for s in sets for x in ("--set", s)]
 
 
-def _run(recipe, executor: str) -> tuple[float, float]:
-    from datagen.executors.runner import run
+def measure(n: int, say=print) -> list[dict]:
+    """Every CPU row; `n` dialogues per corpus (64 for the real bench)."""
+    base = [f"dialogues={n}", "executor.shard_size=8"]
+    rows = []
 
-    with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
-        stats = run(recipe, out=str(Path(d) / "o"), executor=executor, quiet=True)
-        wall = time.perf_counter() - t0
-    return stats["counters"].get("audio_seconds", 0.0), wall
+    say(f"[bench] 1/6 pipeline, local executor, ASR off, {n} dialogues")
+    a = child("run", "--executor", "local", *_sets(*base, "qc.asr=none"))
+    say("[bench] 2/6 bare backends on the same utterances")
+    bare = child("bare", a["out"])
+    rows.append(
+        row(
+            "overhead: pipeline / bare backends (wall)",
+            a["wall_s"] / bare["wall_s"],
+            "<=",
+            1.0,
+            f"{a['wall_s']:.1f} s vs {bare['wall_s']:.1f} s, {sum(bare['utterances'].values())} utterances",
+        )
+    )
+
+    say("[bench] 3/6 Ray, 1 worker and 2 workers")
+    w1 = child("run", "--executor", "ray", "--workers", "1", *_sets(*base, "qc.asr=none"))
+    w2 = child("run", "--executor", "ray", "--workers", "2", *_sets(*base, "qc.asr=none"))
+    rows.append(
+        row(
+            f"scaling: Ray 2 workers vs 1 ({os.cpu_count()} cores)",
+            w1["wall_s"] / w2["wall_s"],
+            ">=",
+            1.9,
+            f"{w1['wall_s']:.1f} s vs {w2['wall_s']:.1f} s",
+        )
+    )
+
+    say(f"[bench] 4/6 memory: Ray, 2 workers, {n // 4} dialogues (vs {n} above)")
+    small = child("run", "--executor", "ray", "--workers", "2", *_sets(f"dialogues={n // 4}", *base[1:]))
+    d_big, d_small = w2["driver_peak_rss_mib"], small["driver_peak_rss_mib"]
+    rows.append(
+        row(
+            "memory: driver peak RSS, 4x vs 1x corpus",
+            d_big / d_small,
+            "<=",
+            1.10,
+            f"{d_big:.0f} MiB vs {d_small:.0f} MiB",
+        )
+    )
+    wb, ws = max(w2["worker_peak_rss_mib"] or [0]), max(small["worker_peak_rss_mib"] or [0])
+    rows.append(
+        row(
+            "memory: largest worker peak RSS, 4x vs 1x",
+            wb / ws if ws else float("nan"),
+            "<=",
+            1.10,
+            f"{wb:.0f} MiB vs {ws:.0f} MiB",
+        )
+    )
+
+    say("[bench] 5/6 pipeline with ASR QC on")
+    q = child("run", "--executor", "local", *_sets(*base))
+    asr = q["counters"]["seconds_qc"] - a["counters"]["seconds_qc"]
+    tts = q["counters"]["seconds_speech"]
+    rows.append(
+        row("ASR QC cost / TTS cost", asr / tts, "<=", 0.25, f"{asr:.1f} s of ASR vs {tts:.1f} s of TTS")
+    )
+
+    say("[bench] 6/6 Shar write + read vs bare FLAC")
+    s = child("shar", *_sets(f"dialogues={max(n // 4, 2)}", "qc.asr=none"))
+    rows.append(
+        row(
+            "Shar write + read / bare FLAC",
+            s["shar_s"] / s["flac_s"],
+            "<=",
+            1.2,
+            f"{s['shar_s']:.2f} s vs {s['flac_s']:.2f} s, {s['audio_s'] / 60:.1f} min of audio",
+        )
+    )
+    return rows
+
+
+def row(name: str, value: float, op: str, target: float, detail: str) -> dict:
+    ok = value <= target if op == "<=" else value >= target
+    return {"row": name, "value": value, "target": f"{op} {target:g}", "pass": bool(ok), "detail": detail}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+GPU_ROWS = [
+    (
+        "CosyVoice2 aggregate real-time factor, one GPU, several actors",
+        "<= 0.05 (H100)",
+        "`bench/gpu_smoke.sh` (`tts_rtf` per actor; aggregate = that / actors per GPU)",
+    ),
+    (
+        "vLLM Llama-3-8B-Instruct output tokens/s, one GPU",
+        ">= 10,000 (H100)",
+        "`bench/gpu_smoke.sh` (`llm_tokens_per_s`)",
+    ),
+    (
+        "trainer at Llama-3-8B shape (SFT step, DPO pair, streaming decode)",
+        "docs/trainer.md",
+        "`python bench/gpu_trainer.py`",
+    ),
+]
+
+
+def write_markdown(path: Path, rows: list[dict], command: str, took_s: float, gpu_note: str) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"- machine: {machine()}",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit()}",
+        f"- command: `{command}` ({took_s / 60:.1f} min)",
+        "- every figure is a ratio of two timings from this one run (docs in bench/__main__.py)",
+        "",
+        "| row | figure | target | pass | measured |",
+        "|---|---:|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['row']} | {r['value']:.2f} | {r['target']} | {'pass' if r['pass'] else 'FAIL'} "
+            f"| {r['detail']} |"
+        )
+    lines += ["", "## GPU rows", "", "| row | target | figure | how to reproduce |", "|---|---|---|---|"]
+    lines += [f"| {name} | {target} | {gpu_note} | {how} |" for name, target, how in GPU_ROWS]
+    lines.append("")
+    path.write_text("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--ray", action="store_true", help="also time the Ray executor (adds ~1 minute)")
-    ap.add_argument("--json", type=Path, help="write the figures here as JSON")
+    ap.add_argument("--dialogues", type=int, default=64, help="corpus size of the 1x runs (default 64)")
+    ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="where to write the table")
+    ap.add_argument("--json", type=Path, help="also write the rows here as JSON")
     args = ap.parse_args(argv)
-
-    from datagen.config import load_recipe
-
-    recipe = load_recipe(ROOT / "recipes" / "tiny.yaml", SMALL)
-    figures: dict[str, float] = {}
-    figures["piper_rtf"] = _tts_rtf("piper")
-    figures["espeak_rtf"] = _tts_rtf("espeak")
-    figures["compose_audio_s_per_cpu_s"] = _compose_speed(recipe)
-    audio, wall = _run(recipe, "local")
-    figures["local_audio_s_per_wall_s"] = audio / wall
-    figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if args.ray:
-        audio_r, wall_r = _run(recipe, "ray")
-        figures["ray_audio_s_per_wall_s"] = audio_r / wall_r
-        figures["ray_over_local_speed"] = (audio_r / wall_r) / (audio / wall)
-    figures["piper_over_espeak_cost"] = figures["piper_rtf"] / figures["espeak_rtf"]
-
-    rows = [
-        ("Piper real-time factor (CPU s per audio s)", "piper_rtf", "{:.3f}"),
-        ("espeak-ng real-time factor", "espeak_rtf", "{:.4f}"),
-        ("Piper cost / espeak cost", "piper_over_espeak_cost", "{:.0f}x"),
-        ("compose: audio s per CPU s", "compose_audio_s_per_cpu_s", "{:.0f}x real time"),
-        ("offline pipeline, local: audio s per wall s", "local_audio_s_per_wall_s", "{:.1f}x real time"),
-        ("offline pipeline, Ray: audio s per wall s", "ray_audio_s_per_wall_s", "{:.1f}x real time"),
-        ("Ray speed / local speed", "ray_over_local_speed", "{:.2f}"),
-        ("peak RSS of this process", "peak_rss_mib", "{:.0f} MiB"),
-    ]
-    for label, key, fmt in rows:
-        if key in figures:
-            print(f"{label:<48} {fmt.format(figures[key])}")
+    t0 = time.perf_counter()
+    rows = measure(args.dialogues, say=lambda m: print(m, file=sys.stderr, flush=True))
+    took = time.perf_counter() - t0
+    print(f"{'row':<46} {'figure':>8}  {'target':<8} result")
+    for r in rows:
+        print(f"{r['row']:<46} {r['value']:>8.2f}  {r['target']:<8} {'pass' if r['pass'] else 'FAIL'}")
+    gpu_note = "not run: no GPU on this machine"
+    command = "make bench" + (f" ARGS='--dialogues {args.dialogues}'" if args.dialogues != 64 else "")
+    write_markdown(args.out, rows, command, took, gpu_note)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {args.out} ({took / 60:.1f} min)")
     return 0
 
 
