@@ -2,10 +2,12 @@
 
 vLLM itself cannot run here (no GPU, no weights). The engine path is driven
 through a stand-in `vllm` module that records what our code passes to
-`LLM(...)`, `SamplingParams(...)` and `llm.chat(...)`; the Ray Data LLM path
-runs real Ray Data with a stand-in processor, so the rows really go through
-Arrow. The real thing runs in the `gpu`-marked test where vLLM, a GPU and a
-local model (DATAGEN_VLLM_MODEL) exist.
+`LLM(...)`, `SamplingParams(...)` and `llm.chat(...)`. The Ray Data LLM path
+runs Ray's real processor (`ray.data.llm.build_processor`, all of its stages)
+with only the engine replaced: a stand-in `vllm` package
+(tests/backends/fake_vllm) put on the engine workers' PYTHONPATH through the
+backend's `runtime_env`. The real thing runs in the `gpu`-marked test where
+vLLM, a GPU and a local model (DATAGEN_VLLM_MODEL) exist.
 """
 
 from __future__ import annotations
@@ -79,9 +81,9 @@ def test_sampling_dict_per_request() -> None:
     assert d["seed"] == 3 and d["max_tokens"] == 256 and d["temperature"] == 0.3 and d["top_p"] == 0.9
     assert json.loads(d["structured_outputs"]["json"]) == SCHEMA
     assert "guided_decoding" not in d
-    assert sampling_dict(_req(1), o)["structured_outputs"] is None
+    assert "structured_outputs" not in sampling_dict(_req(1), o)  # never a None Ray would pass on
     off = VLLMOptions(model="m", structured_output=False)
-    assert sampling_dict(_req(1, SCHEMA), off)["structured_outputs"] is None
+    assert "structured_outputs" not in sampling_dict(_req(1, SCHEMA), off)
 
 
 def test_request_rows_shape_and_unique_ids() -> None:
@@ -108,6 +110,9 @@ def test_rows_to_responses_reorders_and_maps_errors() -> None:
     assert (
         out[2].ok and out[2].text == "three" and out[2].prompt_tokens == 7 and out[2].completion_tokens == 2
     )
+    # Ray's rows carry no finish reason: all of max_tokens used means cut off (here capped at 2)
+    capped = rows_to_responses(reqs[2:], rows[:1], VLLMOptions(model="m", max_tokens=2))
+    assert not capped[0].ok and "hit max_tokens" in capped[0].error and capped[0].text == "three"
 
 
 def _out(text: str, finish: str = "stop") -> Any:
@@ -119,7 +124,9 @@ def test_output_to_response() -> None:
     ok = output_to_response(_req(1), _out("hello"))
     assert ok.ok and ok.text == "hello" and ok.prompt_tokens == 10 and ok.completion_tokens == 3
     cut = output_to_response(_req(1, SCHEMA), _out('{"answer": "to', "length"))
-    assert not cut.ok and "max_tokens" in cut.error and cut.text.startswith("{")
+    assert not cut.ok and "JSON object closed" in cut.error and cut.text.startswith("{")
+    plain = output_to_response(_req(1), _out("The wall was built over", "length"))
+    assert not plain.ok and "answer ended" in plain.error and plain.completion_tokens == 3
     assert not output_to_response(_req(1), types.SimpleNamespace(outputs=[])).ok
 
 
@@ -209,62 +216,144 @@ def test_backend_pickles_without_engine(tmp_path: Path) -> None:
     assert c._llm is None and c.options == b.options
 
 
+FAKE_VLLM = Path(__file__).parent / "fake_vllm"  # the stand-in `vllm` package (engine workers only)
+
+
+def _tiny_chat_model(folder: Path) -> None:
+    """A real Hugging Face tokenizer folder (byte-level BPE, lossless) with a chat template; no weights."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=alphabet,
+        show_progress=False,
+    )
+    tok.train_from_iterator(["system: Be brief.\nuser: question answer echo\nassistant: "], trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>"
+    )
+    fast.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
+    fast.save_pretrained(folder)
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": len(fast)}
+    (folder / "config.json").write_text(json.dumps(config))
+
+
 @pytest.fixture(scope="module")
-def ray_local(tmp_path_factory: pytest.TempPathFactory):
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=1, include_dashboard=False, _temp_dir=str(tmp_path_factory.mktemp("ray")))
-    yield ray
-    if started:
+def ray_llm(tmp_path_factory: pytest.TempPathFactory):
+    """Ray Data LLM with a logical GPU: the engine stage reserves one per replica.
+
+    The stand-in engine never touches CUDA, so declaring the resource is all
+    Ray needs to schedule it on this CPU-only machine. Logical CPUs are
+    declared too: the chat-template, tokenize, engine and detokenize actors
+    hold one each for the whole run, and the preprocess/postprocess tasks
+    need more (with fewer, the pipeline waits forever on the resource
+    budget). They are bookkeeping only; the work itself is tiny.
+    """
+    pytest.importorskip("ray.data.llm", reason="needs ray[llm] (ray.data.llm)")
+    import ray
+
+    res = ray.cluster_resources() if ray.is_initialized() else {}
+    if res.get("GPU", 0) >= 1 and res.get("CPU", 0) >= 6:
+        yield ray  # a cluster that fits is already up: leave it to its owner
+        return
+    if ray.is_initialized():  # another module's cluster: too small, or no GPU resource
         ray.shutdown()
+    ray.init(num_cpus=6, num_gpus=1, include_dashboard=False, _temp_dir=str(tmp_path_factory.mktemp("ray")))
+    yield ray
+    ray.shutdown()
 
 
-def test_ray_data_llm_mode_rows_through_arrow(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ray_local
-) -> None:
-    """A stand-in processor shaped like Ray Data LLM's (preprocess -> engine -> postprocess)."""
-    seen: dict[str, Any] = {}
+def test_ray_data_llm_mode_through_real_ray_processor(tmp_path: Path, ray_llm) -> None:
+    """Our rows through Ray's own vLLM processor; only the engine is a stand-in.
 
-    def engine(row: dict) -> dict:
-        sp = row["sampling_params"]
-        if "boom" in row["messages"][-1]["content"]:
-            return {**row, "generated_text": "", "__inference_error__": "RuntimeError: boom"}
-        schema = (sp.get("structured_outputs") or {}).get("json")
-        text = json.dumps(
-            {"answer": row["messages"][-1]["content"], "schema": bool(schema), "seed": sp["seed"]}
-        )
-        return {**row, "generated_text": text, "num_input_tokens": 4, "num_generated_tokens": 9}
+    Ray's code does everything between our preprocess and our postprocess:
+    the Arrow round trip, its chat-template, tokenize and detokenize stages,
+    `_prepare_llm_request` (which builds `vllm.SamplingParams(**sampling_params,
+    structured_outputs=...)`), and the error rows of `should_continue_on_error`.
+    The stand-in `vllm` (tests/backends/fake_vllm) reaches the engine workers
+    through the backend's own `runtime_env` option and logs what it was given.
+    """
+    from transformers import AutoTokenizer
 
-    def build_processor(config: Any, preprocess: Any, postprocess: Any) -> Any:
-        seen["config"] = config
-
-        def apply(ds: Any) -> Any:
-            ds = ds.map(lambda r: {**r, **preprocess(r)}).map(engine)
-            return ds.map(lambda r: r if r.get("__inference_error__") else postprocess(r))
-
-        return apply
-
-    rdl = types.ModuleType("ray.data.llm")
-    rdl.vLLMEngineProcessorConfig = lambda **kw: kw
-    rdl.build_processor = build_processor
-    monkeypatch.setitem(sys.modules, "ray.data.llm", rdl)
+    model = tmp_path / "model"
+    _tiny_chat_model(model)
+    log = tmp_path / "fake_vllm.jsonl"
     opts = VLLMOptions(
-        model=str(tmp_path), mode="ray_data_llm", batch_size=8, concurrency=2, runtime_env={"pip": []}
+        model=str(model),
+        mode="ray_data_llm",
+        batch_size=8,
+        concurrency=2,  # an autoscaling pool of 1..2 engines: one fits the one logical GPU
+        temperature=0.2,
+        max_tokens=300,
+        runtime_env={"env_vars": {"PYTHONPATH": str(FAKE_VLLM), "FAKE_VLLM_LOG": str(log)}},
     )
     reqs = [
         _req(1, SCHEMA),
         _req(2),
-        LLMRequest(id="x", kind="qa_answer", messages=({"role": "user", "content": "boom"},)),
+        LLMRequest(id="x", kind="qa_answer", messages=({"role": "user", "content": "boom"},), seed=5),
+        _req(4, max_tokens=50),
     ]
-    out = VLLMBackend(opts).generate(reqs)
-    assert seen["config"]["model_source"] == str(tmp_path) and seen["config"]["concurrency"] == 2
-    assert seen["config"]["should_continue_on_error"] is True and seen["config"]["runtime_env"] == {"pip": []}
-    assert [r.id for r in out] == ["r1", "r2", "x"]
-    a1, a2 = json.loads(out[0].text), json.loads(out[1].text)
-    assert a1 == {"answer": "question 1?", "schema": True, "seed": 1} and a2["schema"] is False
-    assert out[0].completion_tokens == 9
-    assert not out[2].ok and "boom" in out[2].error
+    backend = VLLMBackend(opts)
+    out = backend.generate(reqs)
+
+    config = backend.build_processor().config
+    assert type(config).__name__ == "vLLMEngineProcessorConfig" and config.model_source == str(model)
+    assert config.should_continue_on_error is True and config.concurrency == 2
+    assert config.runtime_env == opts.runtime_env
+
+    assert [r.id for r in out] == ["r1", "r2", "x", "r4"], out
+    assert [r.ok for r in out] == [True, True, False, True], out
+    assert json.loads(out[0].text) == {"answer": "question 1?"}
+    assert out[1].text == "echo: question 2?" and out[3].text == "echo: question 4?"
+    assert "RuntimeError: stand-in engine: boom in the prompt" in out[2].error
+    tok = AutoTokenizer.from_pretrained(model)
+    for r in (out[0], out[1], out[3]):
+        assert r.completion_tokens == len(tok.encode(r.text, add_special_tokens=False)) > 0
+    prompt_2 = "system: Be brief.\nuser: question 2?\nassistant: "  # Ray's chat-template stage
+    assert out[1].prompt_tokens == len(tok(prompt_2)["input_ids"])
+
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    engines = [e for e in events if e["event"] == "engine"]
+    assert engines and "RayPrometheusStatLogger" in str(engines[0]["stat_loggers"])  # Ray's default
+    assert engines[0]["engine_args"] == {
+        **engine_kwargs(opts),
+        "model": str(model),
+        "runner": "generate",
+        "distributed_executor_backend": "uni",
+        "enable_log_requests": False,
+    }
+    gens = {e["prompt"].splitlines()[-2]: e for e in events if e["event"] == "generate"}
+    assert set(gens) == {"user: question 1?", "user: question 2?", "user: boom", "user: question 4?"}
+    assert all(e["tokenized"] for e in gens.values())  # Ray's tokenize stage ran
+    # the exact keyword arguments SamplingParams got, after the Arrow round trip
+    base = {"temperature": 0.2, "top_p": 0.95}
+    s1 = gens["user: question 1?"]["sampling"]
+    assert s1.pop("structured_outputs") == {
+        "StructuredOutputsParams": {"json": json.dumps(SCHEMA, sort_keys=True)}
+    }
+    assert s1 == {**base, "max_tokens": 300, "seed": 1}
+    assert gens["user: question 2?"]["sampling"] == {
+        **base,
+        "max_tokens": 300,
+        "seed": 2,
+        "structured_outputs": None,
+    }
+    assert gens["user: question 4?"]["sampling"] == {
+        **base,
+        "max_tokens": 50,
+        "seed": 4,
+        "structured_outputs": None,
+    }
+    assert gens["user: boom"]["sampling"]["seed"] == 5
 
 
 def _gpu_ready() -> tuple[bool, str]:

@@ -77,8 +77,12 @@ def sampling_dict(req: LLMRequest, opts: VLLMOptions) -> dict[str, Any]:
     Data LLM's `sampling_params` column, which does that conversion itself.
     The schema travels as a JSON string: Arrow would otherwise turn each
     schema into a struct type and fail to stack rows with different schemas.
-    `structured_outputs` is always present (None when unused) so every row
-    has the same columns.
+    `structured_outputs` is left out when a request has no schema. Ray 2.60's
+    engine stage pops the key and reads a null as "none", but an engine stage
+    that passes the rest on as `SamplingParams(**rest, structured_outputs=...)`
+    without popping it fails every request, so the row never carries a
+    None-valued parameter. (Rows with and without it stack in Arrow: the
+    missing field reads back as null.)
     """
     max_tokens = req.max_tokens if opts.max_tokens is None else min(req.max_tokens, opts.max_tokens)
     d: dict[str, Any] = {
@@ -86,7 +90,6 @@ def sampling_dict(req: LLMRequest, opts: VLLMOptions) -> dict[str, Any]:
         "top_p": opts.top_p,
         "max_tokens": max_tokens,
         "seed": req.seed,
-        "structured_outputs": None,
     }
     if opts.structured_output and req.json_schema is not None:
         d["structured_outputs"] = {"json": json.dumps(req.json_schema, sort_keys=True)}
@@ -122,8 +125,10 @@ def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
     """Ray Data LLM postprocess: keep our id, the text and the token counts.
 
     It returns every column (`**row`) because with `should_continue_on_error`
-    Ray Data LLM passes error rows through whole, bypassing postprocess; if
-    success rows had fewer columns the two kinds could not share a block.
+    Ray Data LLM passes error rows through whole (its `__data` dict, prompt
+    included), bypassing postprocess; success rows then carry the same
+    columns. (Ray 2.60's block builder would also fill missing columns with
+    nulls; the same columns keep this independent of that.)
     """
     return {
         **row,
@@ -135,8 +140,13 @@ def postprocess_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rows_to_responses(requests: list[LLMRequest], rows: list[dict[str, Any]]) -> list[LLMResponse]:
-    """Order processor output rows back to request order; gaps and errors become ok=False."""
+def rows_to_responses(
+    requests: list[LLMRequest], rows: list[dict[str, Any]], opts: VLLMOptions | None = None
+) -> list[LLMResponse]:
+    """Order processor output rows back to request order; gaps and errors become ok=False.
+
+    Ray 2.60's output rows carry no finish reason, so an answer is taken as cut off
+    by max_tokens when it used all of them (the same rule as `output_to_response`)."""
     by_id = {str(r.get("id")): r for r in rows}
     out = []
     for req in requests:
@@ -146,15 +156,28 @@ def rows_to_responses(requests: list[LLMRequest], rows: list[dict[str, Any]]) ->
         elif row.get("__inference_error__"):
             out.append(LLMResponse(id=req.id, text="", ok=False, error=f"vllm: {row['__inference_error__']}"))
         else:
-            out.append(
-                LLMResponse(
-                    id=req.id,
-                    text=row.get("generated_text") or "",
-                    prompt_tokens=int(row.get("num_input_tokens") or 0),
-                    completion_tokens=int(row.get("num_generated_tokens") or 0),
-                )
-            )
+            text = row.get("generated_text") or ""
+            p, c = int(row.get("num_input_tokens") or 0), int(row.get("num_generated_tokens") or 0)
+            limit = sampling_dict(req, opts)["max_tokens"] if opts is not None else req.max_tokens
+            if c >= limit:
+                out.append(cut_short(req, text, p, c))
+            else:
+                out.append(LLMResponse(id=req.id, text=text, prompt_tokens=p, completion_tokens=c))
     return out
+
+
+def cut_short(req: LLMRequest, text: str, prompt_tokens: int, completion_tokens: int) -> LLMResponse:
+    """An answer that hit max_tokens: a failure, the text kept. A cut-off JSON object cannot
+    parse, and a cut-off spoken answer would stop mid-sentence (openai_http does the same)."""
+    what = "the JSON object closed" if req.json_schema is not None else "the answer ended"
+    return LLMResponse(
+        id=req.id,
+        text=text,
+        ok=False,
+        error=f"vllm: hit max_tokens before {what}",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )
 
 
 def output_to_response(req: LLMRequest, output: Any) -> LLMResponse:
@@ -166,16 +189,8 @@ def output_to_response(req: LLMRequest, output: Any) -> LLMResponse:
     text = first.text or ""
     prompt_tokens = len(getattr(output, "prompt_token_ids", None) or [])
     completion_tokens = len(getattr(first, "token_ids", None) or [])
-    if finish == "length" and req.json_schema is not None:
-        # a truncated JSON object cannot parse; say why instead of letting the parser guess
-        return LLMResponse(
-            id=req.id,
-            text=text,
-            ok=False,
-            error="vllm: hit max_tokens before the JSON object closed",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
+    if finish == "length":
+        return cut_short(req, text, prompt_tokens, completion_tokens)
     return LLMResponse(id=req.id, text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
 
@@ -255,7 +270,7 @@ class VLLMBackend(LLMBackend):
         from vllm.sampling_params import StructuredOutputsParams
 
         d = sampling_dict(req, self.options)
-        so = d.pop("structured_outputs")
+        so = d.pop("structured_outputs", None)
         return SamplingParams(**d, structured_outputs=StructuredOutputsParams(**so) if so else None)
 
     def _generate_engine(self, requests: list[LLMRequest]) -> list[LLMResponse]:
@@ -310,4 +325,4 @@ class VLLMBackend(LLMBackend):
         except Exception as e:  # the whole job failed: every request says why
             err = f"vllm(ray_data_llm): {type(e).__name__}: {e}"
             return [LLMResponse(id=r.id, text="", ok=False, error=err) for r in requests]
-        return rows_to_responses(requests, out)
+        return rows_to_responses(requests, out, self.options)
