@@ -380,3 +380,22 @@ def test_real_vllm_engine_json() -> None:
     out = b.generate([_req(1, SCHEMA, max_tokens=64), _req(2, max_tokens=32)])
     assert all(r.ok for r in out), out
     assert "answer" in json.loads(out[0].text)
+
+
+@pytest.mark.gpu
+def test_real_vllm_through_ray_data_llm(tmp_path: Path) -> None:
+    """The same requests through Ray Data LLM's real engine stage and a real vLLM."""
+    ready, why = _gpu_ready()
+    if not ready:
+        pytest.skip(why)
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, _temp_dir=str(tmp_path / "ray"))
+    opts = VLLMOptions(
+        model=os.environ["DATAGEN_VLLM_MODEL"], mode="ray_data_llm", max_model_len=2048, temperature=0.0
+    )
+    out = VLLMBackend(opts).generate([_req(1, SCHEMA, max_tokens=64), _req(2, max_tokens=32)])
+    assert [r.id for r in out] == ["r1", "r2"]
+    assert out[0].ok, out[0]
+    assert "answer" in json.loads(out[0].text) and out[0].completion_tokens > 0
