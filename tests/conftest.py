@@ -10,3 +10,4 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from e2e_support import local_corpus, ray_tmp  # noqa: E402, F401  (fixtures)
+from llm_support import ray_llm  # noqa: E402, F401  (fixture: Ray Data LLM with a stand-in engine)

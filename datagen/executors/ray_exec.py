@@ -5,8 +5,10 @@ process traffic). Consecutive stages with the same resource needs are fused
 into one `map_batches` actor pool: on a CPU box that is one pool doing all
 the work; on a GPU cluster the LLM stage, the TTS stage (fractional GPUs,
 several actors per GPU) and the CPU stages become separate pools that
-stream into each other. The last pool commits the shard itself, so only
-small counters travel back to the driver. Stages never import Ray.
+stream into each other, sized by datagen/executors/sizing.py. With Ray Data
+LLM the text stage is not a pool: the driver runs it first for every shard
+(datagen/executors/llm_phase.py). The last pool commits the shard itself, so
+only small counters travel back to the driver. Stages never import Ray.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from datagen.config import Recipe
+from datagen.executors.llm_phase import forget_text, text_phase
 from datagen.executors.shards import RunPaths, ShardState, commit_shard, run_stages
-from datagen.executors.sizing import pool_sizes, stage_groups
+from datagen.executors.sizing import pool_sizes, stage_groups, text_on_driver
 from datagen.stages import build_stages
 
 
@@ -65,13 +68,15 @@ def init_ray(recipe: Recipe, workers: int | None) -> None:
 
 
 def iter_ray(
-    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int | None
+    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int | None, quiet: bool = False
 ) -> Iterator[tuple[int, dict]]:
     import json
 
     import ray
 
     init_ray(recipe, workers)
+    if text_on_driver(recipe):  # Ray Data LLM: the text of every shard first (llm_phase.py)
+        pending = text_phase(recipe, paths, pending, quiet)
     sizes = pool_sizes(recipe, ray.cluster_resources(), workers)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our per-shard lines are the progress
@@ -104,3 +109,4 @@ def iter_ray(
     for row in ds.iter_rows():
         res = json.loads(row["result"])
         yield res["index"], res["counters"]
+    forget_text(paths)  # every pending shard is committed

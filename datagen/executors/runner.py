@@ -163,7 +163,7 @@ def run(
         if kind == "ray":
             from datagen.executors.ray_exec import iter_ray
 
-            results = iter_ray(recipe, paths, pending, n_workers)
+            results = iter_ray(recipe, paths, pending, n_workers, quiet)
         else:
             from datagen.executors.local import iter_local
 

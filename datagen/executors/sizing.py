@@ -35,10 +35,18 @@ from datagen.config import Recipe, RecipeError
 from datagen.stages import build_stages
 
 
+def text_on_driver(recipe: Recipe) -> bool:
+    """Ray Data LLM runs the text stage from the driver, before the pools (llm_phase.py)."""
+    return recipe.llm.backend == "vllm" and recipe.llm.options.get("mode") == "ray_data_llm"
+
+
 def stage_groups(recipe: Recipe) -> list[tuple[int, int, float, float]]:
-    """(lo, hi, num_cpus, num_gpus) for runs of stages with equal resources."""
+    """(lo, hi, num_cpus, num_gpus) for runs of stages with equal resources: the actor
+    pools of the Ray executor (without the text stage when it runs on the driver)."""
     groups: list[tuple[int, int, float, float]] = []
     for i, st in enumerate(build_stages(recipe)):
+        if i == 0 and text_on_driver(recipe):
+            continue
         res = st.resources
         if groups and (groups[-1][2], groups[-1][3]) == (res.num_cpus, res.num_gpus):
             lo, _, c, g = groups[-1]
@@ -120,8 +128,9 @@ class Pool:
 @dataclass
 class Layout:
     cluster: Cluster
-    pools: list[Pool]
+    pools: list[Pool]  # the pools that run together, streaming shards into each other
     llm_external: str = ""  # the LLM runs outside the cluster (openai_http), or ""
+    text_phase: Pool | None = None  # Ray Data LLM: the text of every shard first, alone
 
     @property
     def bottleneck(self) -> Pool:
@@ -129,7 +138,11 @@ class Layout:
 
     @property
     def dialogues_per_hour(self) -> float:
-        return self.bottleneck.dialogues_per_hour
+        """The streaming pools' rate, after the text phase when there is one."""
+        rate = self.bottleneck.dialogues_per_hour
+        if self.text_phase is None:
+            return rate
+        return 1.0 / (1.0 / self.text_phase.dialogues_per_hour + 1.0 / rate)
 
 
 # (LLM requests, TTS utterances, seconds of audio) per dialogue, typical values
@@ -196,25 +209,28 @@ def plan_layout(recipe: Recipe, cluster: Cluster) -> Layout:
         names = "+".join(st.name for st in stages[lo:hi])
         notes = "; ".join(n for _, n in parts if n)
         pools.append(Pool(names, gpus, cpus, sum(t for t, _ in parts), note=notes, group=i))
-    llm = _ray_data_llm_pool(recipe, costs)
-    if llm is not None:
-        pools.insert(0, llm)
     _give_gpus(pools, cluster.gpus)
     _give_cpus(pools, cluster.cpus)
     external = "openai_http" if recipe.llm.backend == "openai_http" else ""
-    return Layout(cluster, pools, external)
+    return Layout(cluster, pools, external, _text_phase(recipe, costs, cluster))
 
 
-def _ray_data_llm_pool(recipe: Recipe, costs: dict[str, float]) -> Pool | None:
-    """Ray Data LLM's own engine replicas (the text stage itself then holds no GPU)."""
-    o = recipe.llm.options
-    if recipe.llm.backend != "vllm" or o.get("mode") != "ray_data_llm":
+def _text_phase(recipe: Recipe, costs: dict[str, float], cluster: Cluster) -> Pool | None:
+    """Ray Data LLM's engine replicas: `concurrency` of `tensor_parallel_size` GPUs each,
+    with the cluster to themselves while the text phase runs (llm_phase.py)."""
+    if not text_on_driver(recipe):
         return None
-    s = recipe.executor.sizing
+    o, s = recipe.llm.options, recipe.executor.sizing
     tokens = costs["llm_requests"] * s.llm_tokens_per_request
-    tp = float(o.get("tensor_parallel_size", 1))
-    note = f"{tokens:.0f} tokens/dialogue"
-    return Pool("llm (Ray Data LLM)", tp, 1.0, tokens / s.llm_tokens_per_s, note=note)
+    tp = int(o.get("tensor_parallel_size", 1))
+    fits = max(cluster.gpus // tp, 0)
+    replicas = min(int(o.get("concurrency", 1)), fits)
+    note = f"{tokens:.0f} tokens/dialogue; runs first, alone"
+    if replicas < fits:
+        note += f"; llm.options.concurrency={fits} would use every GPU"
+    pool = Pool("llm (Ray Data LLM)", float(tp), 1.0, tokens / s.llm_tokens_per_s, note=note)
+    pool.actors, pool.gpus = replicas, float(replicas * tp)
+    return pool
 
 
 def _give_gpus(pools: list[Pool], budget: float) -> None:
@@ -266,21 +282,28 @@ def pool_sizes(recipe: Recipe, resources: dict, workers: int | None = None) -> l
 def describe_layout(layout: Layout) -> str:
     """The dry run's cluster section: pools, actors, expected throughput, bottleneck."""
     lines = [f"cluster {layout.cluster}: {layout.cluster.gpus} GPUs, {layout.cluster.cpus} CPUs"]
-    for p in layout.pools:
-        where = (
-            f"{p.actors} actor(s) x {p.gpus_per_actor:g} GPU ({p.gpus:g} GPUs, {p.per_gpu} per GPU)"
-            if p.gpus_per_actor > 0
-            else f"{p.actors} actor(s) x {p.cpus_per_actor:g} CPU"
-        )
-        rate = "n/a" if math.isinf(p.dialogues_per_hour) else f"~{p.dialogues_per_hour:,.0f} dialogues/h"
-        lines.append(f"  {p.stages:<22} {where:<44} {rate}" + (f"  ({p.note})" if p.note else ""))
+    if layout.text_phase is not None:
+        lines.append("phase 1, the text of every shard (Ray Data LLM, one job per LLM round):")
+        lines.append(_pool_line(layout.text_phase))
+        lines.append("phase 2, the other stages, streaming shards between pools:")
+    lines += [_pool_line(p) for p in layout.pools]
     if any(p.gpus_per_actor > 0 and p.actors == 0 for p in layout.pools):
         lines.append("  not enough GPUs for every GPU pool: the run would stall")
     b = layout.bottleneck
     lines.append(
-        f"bottleneck: {b.stages} (~{layout.dialogues_per_hour:,.0f} dialogues/h; estimates from "
+        f"bottleneck: {b.stages} (~{b.dialogues_per_hour:,.0f} dialogues/h; estimates from "
         "executor.sizing, measure yours with bench/gpu_smoke.sh)"
     )
     if layout.llm_external:
         lines.append("the LLM is an external server (openai_http): size it to keep up with the bottleneck")
     return "\n".join(lines)
+
+
+def _pool_line(p: Pool) -> str:
+    where = (
+        f"{p.actors} actor(s) x {p.gpus_per_actor:g} GPU ({p.gpus:g} GPUs, {p.per_gpu} per GPU)"
+        if p.gpus_per_actor > 0
+        else f"{p.actors} actor(s) x {p.cpus_per_actor:g} CPU"
+    )
+    rate = "n/a" if math.isinf(p.dialogues_per_hour) else f"~{p.dialogues_per_hour:,.0f} dialogues/h"
+    return f"  {p.stages:<22} {where:<44} {rate}" + (f"  ({p.note})" if p.note else "")

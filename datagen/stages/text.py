@@ -77,36 +77,69 @@ class TextStage(Stage):
         return Resources(num_cpus=1, num_gpus=float(self.llm.resources_gpus))
 
     # -- LLM round trips -------------------------------------------------------------
-    def _ask(self, drafts: list[_Draft], build, out: StageOutput) -> None:
-        """Send one round of requests (`build(draft)` -> request or None) and
-        hand each parsed value back to the draft's `pending` callback."""
+    def _requests(self, drafts: list[_Draft], build) -> list[tuple[_Draft, LLMRequest, Any]]:
+        """One round's requests: `build(draft)` -> (request, on_value) or None."""
         reqs: list[tuple[_Draft, LLMRequest, Any]] = []
         for d in drafts:
             if d.error is None and (made := build(d)) is not None:
                 reqs.append((d, *made))
+        return reqs
+
+    def _absorb(self, reqs: list[tuple[_Draft, LLMRequest, Any]], responses, out: StageOutput) -> None:
+        """Hand each parsed response back to its draft's callback, or mark the draft failed."""
+        for (d, req, on_value), resp in zip(reqs, responses, strict=True):
+            out.counters["llm_requests"] += 1
+            out.counters["llm_prompt_tokens"] += resp.prompt_tokens
+            out.counters["llm_completion_tokens"] += resp.completion_tokens
+            if not resp.ok:
+                d.error = ("llm_failed", f"{req.kind}: {resp.error}", resp.text[:2000])
+                continue
+            value, err = parse_response(req.kind, resp.text, req.context)
+            if err:
+                d.error = (f"llm_{err}", req.kind, resp.text[:2000])
+            else:
+                on_value(value)
+
+    def _ask(self, drafts: list[_Draft], build, out: StageOutput) -> None:
+        """Send one round of requests, `llm.batch_size` per generate call."""
+        reqs = self._requests(drafts, build)
         for i in range(0, len(reqs), self.recipe.llm.batch_size):
             chunk = reqs[i : i + self.recipe.llm.batch_size]
             responses = self.llm.generate([r for _, r, _ in chunk])
             _stop_if_all_failed(self.recipe.llm.backend, responses)
-            for (d, req, on_value), resp in zip(chunk, responses, strict=True):
-                out.counters["llm_requests"] += 1
-                out.counters["llm_prompt_tokens"] += resp.prompt_tokens
-                out.counters["llm_completion_tokens"] += resp.completion_tokens
-                if not resp.ok:
-                    d.error = ("llm_failed", f"{req.kind}: {resp.error}", resp.text[:2000])
-                    continue
-                value, err = parse_response(req.kind, resp.text, req.context)
-                if err:
-                    d.error = (f"llm_{err}", req.kind, resp.text[:2000])
-                else:
-                    on_value(value)
+            self._absorb(chunk, responses, out)
+
+    def _rounds(self):
+        return (self._first_request, self._second_request, self._third_request)
 
     def process(self, batch: list[DialoguePlan]) -> StageOutput:
         out = StageOutput()
         drafts = [_Draft(p) for p in batch]
-        self._ask(drafts, self._first_request, out)
-        self._ask(drafts, self._second_request, out)
-        self._ask(drafts, self._third_request, out)
+        for build in self._rounds():
+            self._ask(drafts, build, out)
+        return self._close(drafts, out)
+
+    def process_many(self, batches: list[list[DialoguePlan]]) -> list[StageOutput]:
+        """`process` for several shards at once, with ONE generate call per round for all
+        of them (however many requests): Ray Data LLM runs each call as one batch job
+        whose engines start once (datagen/executors/llm_phase.py), so a round per shard
+        would restart them per shard. The dialogues come out as `process` makes them."""
+        outs = [StageOutput() for _ in batches]
+        drafts = [[_Draft(p) for p in b] for b in batches]
+        for build in self._rounds():
+            reqs = [(k, item) for k, ds in enumerate(drafts) for item in self._requests(ds, build)]
+            if not reqs:
+                continue
+            responses = self.llm.generate([item[1] for _, item in reqs])
+            _stop_if_all_failed(self.recipe.llm.backend, responses)
+            by_shard: dict[int, list[int]] = {}
+            for i, (k, _) in enumerate(reqs):
+                by_shard.setdefault(k, []).append(i)
+            for k, mine in by_shard.items():
+                self._absorb([reqs[i][1] for i in mine], [responses[i] for i in mine], outs[k])
+        return [self._close(ds, out) for ds, out in zip(drafts, outs, strict=True)]
+
+    def _close(self, drafts: list[_Draft], out: StageOutput) -> StageOutput:
         for d in drafts:
             if d.error is None:
                 try:

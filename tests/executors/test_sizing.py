@@ -52,13 +52,19 @@ def test_faster_tts_moves_gpus_to_the_llm():
     assert fast_tts.dialogues_per_hour > slow_tts.dialogues_per_hour
 
 
-def test_ray_data_llm_engines_are_their_own_pool():
-    r = load_recipe(OMNI, ["llm.options.mode=ray_data_llm", "llm.options.tensor_parallel_size=2"])
+def test_ray_data_llm_runs_first_with_the_cluster_to_itself():
+    r = load_recipe(
+        OMNI,
+        ["llm.options.mode=ray_data_llm", "llm.options.tensor_parallel_size=2", "llm.options.concurrency=4"],
+    )
     layout = plan_layout(r, Cluster(2, 8, 96))
-    llm = layout.pools[0]
-    assert llm.stages == "llm (Ray Data LLM)" and llm.gpus_per_actor == 2 and llm.gpus % 2 == 0
-    text = next(p for p in layout.pools if p.stages == "text")
-    assert text.gpus_per_actor == 0  # the calling stage holds no GPU
+    llm = layout.text_phase
+    assert llm.stages == "llm (Ray Data LLM)" and llm.actors == 4 and llm.gpus == 8
+    assert "concurrency=8 would use every GPU" in llm.note
+    assert "text" not in [p.stages for p in layout.pools]  # the text stage is no pool: the driver runs it
+    assert sum(p.gpus for p in layout.pools) == 16  # then the voices get every GPU
+    both = 1 / (1 / llm.dialogues_per_hour + 1 / layout.bottleneck.dialogues_per_hour)
+    assert layout.dialogues_per_hour == both
 
 
 def test_pool_sizes_for_the_executor():
