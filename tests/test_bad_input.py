@@ -75,6 +75,11 @@ def test_bad_question_rows_are_rejected_and_the_run_goes_on(tmp_path):
     assert stats["kept"] + stats["rejected"] == stats["planned"] == 4
     texts = [json.loads(line)["id"] for line in (out / "index.jsonl").read_text().splitlines()]
     assert texts and all(any(q in t for q in ("ok-1", "ok-2", "ok-3", "ok-4")) for t in texts)
+    from datagen.report.collect import collect, format_summary
+
+    summary = format_summary(collect(out))  # what `datagen inspect` prints
+    assert "vs planned 4: OK" in summary and "MISMATCH" not in summary, summary
+    assert f"input rows rejected {len(rejects)} of {len(ROWS) + 1} loaded" in summary
 
 
 class CannedLLM(LLMBackend):

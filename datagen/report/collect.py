@@ -205,12 +205,21 @@ def collect(out_dir: Path | str) -> CorpusSummary:
 
 
 def accounting_line(summary: CorpusSummary) -> str:
-    """Do inputs add up? kept + rejected against planned, when stats.json says how many were planned."""
+    """Do inputs add up? Dialogues (kept + rejected against planned) and input rows
+    (rejects of the `questions` stage) are counted apart: a rejected question row is
+    not a dialogue, so adding it to the dialogues' rejects never matches the plan."""
     kept = int(summary.stats.get("kept", summary.dialogues))
-    line = f"kept {kept} + rejected {summary.n_rejects} = {kept + summary.n_rejects}"
+    rows = summary.rejects_by_stage.get("questions", 0)
+    rejected = summary.n_rejects - rows
+    line = f"kept {kept} + rejected {rejected} = {kept + rejected}"
     if "planned" in summary.stats:
         planned = int(summary.stats["planned"])
-        line += f" vs planned {planned}: {'OK' if kept + summary.n_rejects == planned else 'MISMATCH'}"
+        line += f" vs planned {planned}: {'OK' if kept + rejected == planned else 'MISMATCH'}"
+    if rows or "questions_rejected" in summary.stats:
+        loaded = summary.stats.get("questions_loaded")
+        line += f"; input rows rejected {rows}" + (f" of {loaded} loaded" if loaded is not None else "")
+        if int(summary.stats.get("questions_rejected", rows)) != rows:
+            line += f" (stats.json says {summary.stats['questions_rejected']}: MISMATCH)"
     if kept != summary.dialogues:
         line += f" (stats.json kept {kept}, shards hold {summary.dialogues})"
     return line
