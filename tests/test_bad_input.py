@@ -279,3 +279,19 @@ def test_a_run_whose_llm_answers_nothing_stops_with_a_clear_error(tmp_path):
         run(r, out=str(out), executor="local", quiet=True)
     assert not list((out / "_work").rglob("stats.json"))  # no shard was committed as all-rejects
     assert not (out / "shar").exists()
+
+
+def test_more_dialogues_than_questions_is_said_once_and_counted(tmp_path, capsys):
+    src = tmp_path / "questions.jsonl"
+    src.write_text("\n".join(ROWS[:2]) + "\n")
+    recipe = small_recipe(
+        "dialogues=5",
+        "mix={qa: 1}",
+        "questions.source=local",
+        f"questions.path={src}",
+        "questions.format=bundled",
+    )
+    stats = run(recipe, out=str(tmp_path / "o"), executor="local")
+    err = capsys.readouterr().err
+    assert stats["questions_reused"] == 3 and stats["planned"] == 5
+    assert err.count("reuse a question") == 1 and "5 dialogues from 2 usable questions" in err

@@ -103,6 +103,8 @@ def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
         "questions_loaded": len(questions) + len(q_rejects),
         "questions_rejected": len(q_rejects),
         "planned": len(plans),
+        # dialogues whose seed question an earlier one already used (ids end in -r1, -r2, ...)
+        "questions_reused": max(len(plans) - len(questions), 0),
         "rejects": [reject_row(r) for r in q_rejects],
     }
     return plans, driver
@@ -155,6 +157,13 @@ def run(
             f"already done; running {len(pending)} on {kind}"
             + (f" with {n_workers} workers" if kind == "ray" and n_workers else "")
             + f" -> {paths.out}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not quiet and driver["questions_reused"]:
+        print(
+            f"note: {len(plans)} dialogues from {len(plans) - driver['questions_reused']} usable questions: "
+            f"{driver['questions_reused']} reuse a question (their ids end in -r1, -r2, ...)",
             file=sys.stderr,
             flush=True,
         )

@@ -115,6 +115,7 @@ def finalize(paths: RunPaths, n_shards: int, driver: dict) -> dict:
         "questions_loaded": driver["questions_loaded"],
         "questions_rejected": driver["questions_rejected"],
         "planned": driver["planned"],
+        "questions_reused": driver.get("questions_reused", 0),
         "kept": totals.get("kept", 0),
         "rejected": totals.get("rejected", 0),
         "hours": round(sum(r["duration"] for r in index) / 3600, 4),
