@@ -16,22 +16,22 @@ import pytest
 FAKE_VLLM = Path(__file__).parent / "backends" / "fake_vllm"  # the stand-in `vllm` (engine workers only)
 
 
-def tiny_chat_model(folder: Path) -> None:
-    """A real Hugging Face tokenizer folder (byte-level BPE, lossless) with a chat template; no weights."""
+def chat_tokenizer(texts, vocab_size: int):
+    """A real Hugging Face fast tokenizer (byte-level BPE trained on `texts`: lossless on
+    any text) with a plain `role: content` chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
     trainer = trainers.BpeTrainer(
-        vocab_size=300,
+        vocab_size=vocab_size,
         special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=alphabet,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(["system: Be brief.\nuser: question answer echo\nassistant: "], trainer)
+    tok.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="</s>"
     )
@@ -39,6 +39,12 @@ def tiny_chat_model(folder: Path) -> None:
         "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
         "{% if add_generation_prompt %}assistant: {% endif %}"
     )
+    return fast
+
+
+def tiny_chat_model(folder: Path) -> None:
+    """A tokenizer folder with a chat template and a config; no weights (a stand-in engine)."""
+    fast = chat_tokenizer(["system: Be brief.\nuser: question answer echo\nassistant: "], 300)
     fast.save_pretrained(folder)
     config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": len(fast)}
     (folder / "config.json").write_text(json.dumps(config))
