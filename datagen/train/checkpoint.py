@@ -62,7 +62,11 @@ def saved_state(model: torch.nn.Module, full: bool) -> dict[str, torch.Tensor]:
 
 
 def load_model_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    missing_from_model = set(state) - set(model.state_dict())
+    """Load weights; a checkpoint may carry the training-only `vad_head` a model built
+    without one does not need (inference never reads it)."""
+    have = set(model.state_dict())
+    state = {k: v for k, v in state.items() if k in have or not k.startswith("vad_head.")}
+    missing_from_model = set(state) - have
     if missing_from_model:
         raise ValueError(f"checkpoint has weights this model lacks: {sorted(missing_from_model)[:5]}")
     model.load_state_dict(state, strict=False)

@@ -86,6 +86,9 @@ class OptimConfig(Strict):
     shift_weight: float = Field(1.0, gt=0)  # loss weight of <shift> targets (rare but decisive)
     text_weight: float = Field(1.0, ge=0)  # loss weight of text-token targets
     decision_weight: float = Field(0.0, ge=0)  # weight of the binary <shift>-or-not loss (model.sft_loss)
+    # weight of an auxiliary loss: is someone speaking on channel 0 in each 40 ms frame,
+    # read from the environment encoder (model.DuplexModel.vad_loss); 0 = no such head
+    vad_weight: float = Field(0.0, ge=0)
 
 
 class StreamConfig(Strict):

@@ -92,10 +92,12 @@ class StreamBatcher:
         asst: list[np.ndarray],
         labels: list[np.ndarray],
         targets: list[np.ndarray | None] | None = None,
+        vad: list[np.ndarray] | None = None,
     ) -> dict:
         """`tokens`: the label tracks fed back (padding: <think>); `targets`: what each
         block learns, the same tracks unless given (label ids, negative = nothing),
-        IGNORE on padding."""
+        IGNORE on padding; `vad`: per dialogue, 1/0 per 40 ms encoder frame for
+        speech on channel 0 (`others_speaking`), IGNORE on padding."""
         n = [len(lab) for lab in labels]
         t = max(n) * self.spb
         env_w = torch.from_numpy(np.stack([fit(w, t) for w in env]))
@@ -107,13 +109,20 @@ class StreamBatcher:
             want = lab if not targets or targets[i] is None else targets[i]
             ids = self._ids(np.maximum(want, 0))
             target[i, : len(lab)] = torch.where(torch.from_numpy(np.asarray(want) >= 0), ids, IGNORE)
-        return {
+        out = {
             "env": self.fbank(env_w),
             "asst": self.fbank(asst_w),
             "tokens": tokens,
             "targets": target,
             "n_blocks": torch.tensor(n),
         }
+        if vad is not None:
+            frames = torch.full((len(labels), 2 * max(n)), IGNORE, dtype=torch.long)
+            for i, v in enumerate(vad):
+                k = min(len(v), 2 * n[i])
+                frames[i, :k] = torch.from_numpy(np.asarray(v[:k], dtype=np.int64))
+            out["vad"] = frames
+        return out
 
     def _ids(self, labels) -> torch.Tensor:
         return self.vocab.to_backbone(torch.from_numpy(np.asarray(labels, dtype=np.int64)))
@@ -135,7 +144,7 @@ class DuplexDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, cuts) -> dict:
         cuts = sorted(cuts, key=lambda c: c.id)  # batch order independent of bucket internals
-        env, asst, labels, targets = [], [], [], []
+        env, asst, labels, targets, vad = [], [], [], [], []
         for cut in cuts:
             audio = cut.load_audio().astype(np.float32)
             lab = np.asarray(cut.load_labels())
@@ -158,9 +167,24 @@ class DuplexDataset(torch.utils.data.Dataset):
             asst.append(assistant_wave(voice, answers, audio.shape[1], block, cut.sampling_rate))
             labels.append(lab)
             targets.append(target)
-        batch = self.batcher(env, asst, labels, targets)
+            vad.append(others_speaking(cut, 2 * len(lab)))
+        batch = self.batcher(env, asst, labels, targets, vad)
         batch["ids"] = [c.id for c in cuts]
         return batch
+
+
+def others_speaking(cut, n_frames: int, frame_s: float = 0.04) -> np.ndarray:
+    """1 for each encoder frame (40 ms) whose centre lies in speech on channel 0 (the
+    user's, a third party's: every supervision on that channel), else 0.
+
+    The assistant's echo on channel 0 has no supervision there, so it counts as not
+    speech: a frame of echo alone is a 0, echo under a barge-in a 1."""
+    centre = (np.arange(n_frames) + 0.5) * frame_s
+    out = np.zeros(n_frames, dtype=np.int8)
+    for s in cut.supervisions:
+        if s.channel == 0:
+            out[(centre >= s.start) & (centre < s.end)] = 1
+    return out
 
 
 def make_sampler(cuts, cfg, seed: int, shuffle: bool, world_size: int = 1, rank: int = 0):

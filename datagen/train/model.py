@@ -184,10 +184,11 @@ class LossWeights:
     shift: float = 1.0
     text: float = 1.0
     decision: float = 0.0
+    vad: float = 0.0
 
     @classmethod
     def of(cls, optim) -> LossWeights:
-        return cls(optim.shift_weight, optim.text_weight, optim.decision_weight)
+        return cls(optim.shift_weight, optim.text_weight, optim.decision_weight, optim.vad_weight)
 
 
 class DuplexModel(nn.Module):
@@ -208,6 +209,8 @@ class DuplexModel(nn.Module):
         # Unit scale, as the connector's output: added to those embeddings, a small one
         # is drowned and never learned from (seen: norm 0.4 against 15).
         self.state_emb = nn.Parameter(torch.randn(2, hidden)) if cfg.backbone.state_embedding else None
+        # Training-only head: speech on channel 0 per encoder frame (vad_loss).
+        self.vad_head = nn.Linear(cfg.encoder.dim, 1) if cfg.optim.vad_weight > 0 else None
 
     # -- the backbone's parts, the same whether peft wraps it or not ----------------
     @property
@@ -230,7 +233,10 @@ class DuplexModel(nn.Module):
     # -- whole sequences (training, scoring) ---------------------------------------
     def audio_embeddings(self, env: torch.Tensor, asst: torch.Tensor) -> torch.Tensor:
         """(B, F, mels) x 2 -> (B, n_blocks, 4, H)."""
-        e = self.connect(self.encoder(env), 0)
+        return self._audio(self.encoder(env), asst)
+
+    def _audio(self, env_enc: torch.Tensor, asst: torch.Tensor) -> torch.Tensor:
+        e = self.connect(env_enc, 0)
         a = self.connect(self.encoder(asst), 1)
         b, t, h = e.shape
         return torch.cat([e.view(b, t // 2, 2, h), a.view(b, t // 2, 2, h)], dim=2)
@@ -255,9 +261,29 @@ class DuplexModel(nn.Module):
 
     def logits(self, env: torch.Tensor, asst: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """(B, n, vocab) logits of each block's token, teacher-forced with `tokens`."""
-        seq = self.sequence(self.audio_embeddings(env, asst), tokens)
+        return self._logits(self.encoder(env), asst, tokens)
+
+    def _logits(self, env_enc: torch.Tensor, asst: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        seq = self.sequence(self._audio(env_enc, asst), tokens)
         hidden = self.decoder()(inputs_embeds=seq, use_cache=False).last_hidden_state
         return self.head(hidden[:, PREDICT_AT::PER_BLOCK]).float()
+
+    def vad_loss(self, env_enc: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Binary cross-entropy of "someone speaks on channel 0" per 40 ms encoder frame
+        (data.others_speaking), and the frame accuracy.
+
+        Why: the stop after a barge-in hangs on one fact about the environment
+        stream, that a voice other than the assistant's echo is talking now, and
+        the <shift> targets teach it only through a few hundred rare blocks. Run
+        for run, a small model then learned it or did not at all (docs/trainer.md,
+        "Learning to stop"). This dense target, at every frame of every dialogue,
+        makes the environment encoder say it from the first steps; the LM reads
+        it. Inference never calls the head."""
+        mask = frames >= 0
+        x = self.vad_head(env_enc.float()).squeeze(-1)[mask]
+        y = frames[mask].float()
+        loss = F.binary_cross_entropy_with_logits(x, y)
+        return loss, float(((x > 0).float() == y).float().mean()) if y.numel() else 0.0
 
     def token_logprobs(self, env, asst, tokens: torch.Tensor) -> torch.Tensor:
         """(B, n) log-probability of each block's token (padding blocks: anything)."""
@@ -279,7 +305,8 @@ class DuplexModel(nn.Module):
         it at full strength."""
         w = weights or LossWeights()
         targets = batch["targets"]
-        logits = self.logits(batch["env"], batch["asst"], batch["tokens"])
+        env_enc = self.encoder(batch["env"])
+        logits = self._logits(env_enc, batch["asst"], batch["tokens"])
         mask = targets >= 0
         ce = F.cross_entropy(logits[mask], targets[mask], reduction="none")
         t = targets[mask]
@@ -293,6 +320,11 @@ class DuplexModel(nn.Module):
             log_not = torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
             bce = -torch.where(is_shift, w.shift * log_p, log_not)
             loss = loss + w.decision * bce.sum() / torch.where(is_shift, w.shift, 1.0).sum()
+        vad = None
+        if w.vad > 0 and self.vad_head is not None and "vad" in batch:
+            vad_loss, vad_acc = self.vad_loss(env_enc, batch["vad"])
+            loss = loss + w.vad * vad_loss
+            vad = {"vad_loss": vad_loss.item(), "vad_accuracy": vad_acc}
         with torch.no_grad():
             pred = logits[mask].argmax(-1)
             stats = {
@@ -303,7 +335,7 @@ class DuplexModel(nn.Module):
                 if is_shift.any()
                 else 0.0,
                 "blocks": int(mask.sum()),
-            }
+            } | (vad or {})
         return loss, stats
 
     @torch.no_grad()
@@ -326,6 +358,8 @@ def build_on(cfg: TrainConfig, vocab: LabelVocab, device: torch.device) -> Duple
         torch.set_default_dtype(torch.float32)
     model.encoder.float()
     model.connector.float()
+    if model.vad_head is not None:
+        model.vad_head.float()
     for p in (model.stream_emb, model.state_emb):
         if p is not None:
             p.data = p.data.float()

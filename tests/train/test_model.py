@@ -68,3 +68,49 @@ def test_a_training_step_lowers_the_loss_on_a_fixed_batch(cfg):
     after, _ = run.model.sft_loss(batch)
     assert after.item() < first.item() - 0.1
     assert stats["blocks"] == int(batch["n_blocks"].sum())  # every real block is a target, no padding
+
+
+def test_vad_targets_mark_speech_on_channel_0_only(cfg):
+    run = Run(cfg, Dist(), torch.device("cpu"))
+    train, _ = split_cuts(cfg.data, 0)
+    cuts = sorted(next(iter(make_sampler(train, cfg.data, 0, shuffle=False))), key=lambda c: c.id)
+    batch = DuplexDataset(run.batcher)[cuts]
+    vad = batch["vad"]
+    assert vad.shape == (len(cuts), 2 * batch["tokens"].shape[1])
+    for i, cut in enumerate(cuts):
+        n = 2 * int(batch["n_blocks"][i])
+        assert (vad[i, n:] == -100).all()  # padding learns nothing
+        row = vad[i, :n]
+        for s in cut.supervisions:
+            inside = row[int(s.start / 0.04) + 1 : int(s.end / 0.04) - 1]
+            if s.channel == 0:
+                assert (inside == 1).all(), (cut.id, s.start)
+            elif not any(o.channel == 0 and o.start < s.end and s.start < o.end for o in cut.supervisions):
+                assert (inside == 0).all(), (cut.id, s.start)  # the assistant alone is not "speech here"
+        assert 0 < int(row.sum()) < n
+
+
+def test_the_vad_head_learns_and_inference_models_load_without_it(cfg):
+    from datagen.train.checkpoint import load_model_state
+    from datagen.train.model import LossWeights
+
+    vcfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"vad_weight": 1.0})})
+    run = Run(vcfg, Dist(), torch.device("cpu"))
+    train, _ = split_cuts(vcfg.data, 0)
+    batch = DuplexDataset(run.batcher)[next(iter(make_sampler(train, vcfg.data, 0, shuffle=False)))]
+    run.init_cmvn(train)
+    opt = make_optimizer(run.model, vcfg.optim)
+    w = LossWeights.of(vcfg.optim)
+    _, first = run.model.sft_loss(batch, w)
+    for _ in range(5):
+        loss, _ = run.model.sft_loss(batch, w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, after = run.model.sft_loss(batch, w)
+    assert after["vad_loss"] < first["vad_loss"] - 0.05
+    assert run.model.vad_head.weight.grad is not None
+    plain = DuplexModel(cfg, run.vocab)
+    assert plain.vad_head is None
+    load_model_state(plain, run.model.state_dict())  # the training-only head is dropped
+    assert torch.equal(plain.connector[0].weight, run.model.connector[0].weight)
