@@ -167,15 +167,16 @@ class DuplexDataset(torch.utils.data.Dataset):
             asst.append(assistant_wave(voice, answers, audio.shape[1], block, cut.sampling_rate))
             labels.append(lab)
             targets.append(target)
-            vad.append(others_speaking(cut, 2 * len(lab)))
+            vad.append(others_speaking(cut, 2 * len(lab), block / 2))  # 2 encoder frames a block
         batch = self.batcher(env, asst, labels, targets, vad)
         batch["ids"] = [c.id for c in cuts]
         return batch
 
 
-def others_speaking(cut, n_frames: int, frame_s: float = 0.04) -> np.ndarray:
-    """1 for each encoder frame (40 ms) whose centre lies in speech on channel 0 (the
-    user's, a third party's: every supervision on that channel), else 0.
+def others_speaking(cut, n_frames: int, frame_s: float) -> np.ndarray:
+    """1 for each encoder frame (`frame_s`: 40 ms for 80 ms blocks) whose centre lies
+    in speech on channel 0 (the user's, a third party's: every supervision on that
+    channel), else 0.
 
     The assistant's echo on channel 0 has no supervision there, so it counts as not
     speech: a frame of echo alone is a 0, echo under a barge-in a 1."""
