@@ -47,16 +47,13 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import math
-import os
 import sys
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,22 +62,20 @@ from pydantic import Field, model_validator
 
 from datagen.backends.base import BackendOptions
 from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
+from datagen.backends.tts.cosyvoice2_load import (  # noqa: F401  (LOCK_NAME: re-exported)
+    LOCK_NAME,
+    VLLM_GPU_BUDGET,
+    actors_per_gpu,
+    model_dir_lock,
+    vllm_memory_share,
+)
 from datagen.records import Word
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_S = 30.0  # CosyVoice's own limit on prompt audio
-LOCK_NAME = ".datagen-cosyvoice2.lock"  # in model_dir, beside the files load_trt / load_vllm write
-VLLM_GPU_BUDGET = 0.9  # most of one GPU the vLLM engines of its actors may reserve together
 # upstream FunAudioLLM/CosyVoice commit that added CosyVoice2.add_zero_shot_spk (first tag with it: v2.0)
 ZERO_SHOT_SPK_COMMIT = "9fea0f0 (2025-04-15)"
-
-
-def actors_per_gpu(gpus_per_worker: float) -> int:
-    """How many actors Ray packs onto one GPU when each asks for `gpus_per_worker`."""
-    if gpus_per_worker >= 1:
-        return 1
-    return max(1, math.floor(1 / gpus_per_worker + 1e-9))
 
 
 class CosyVoice2Options(BackendOptions):
@@ -129,78 +124,6 @@ def detect_prompt_api(fn: Any) -> str:
     if "prompt_speech_16k" in names:
         return "tensor"
     raise RuntimeError(f"cosyvoice2: cannot tell the prompt API of inference_zero_shot{names}")
-
-
-@contextmanager
-def model_dir_lock(model_dir: str | Path) -> Iterator[Path]:
-    """Hold an exclusive, cross-process lock on `model_dir` (yields the lock file).
-
-    Upstream builds `flow.decoder.estimator.*.plan` (load_trt) and exports
-    `model_dir/vllm` (load_vllm) when they are missing, checking only that
-    they exist: a second actor starting meanwhile loads a half-written plan
-    or a partial export. Holding this lock around the whole load makes the
-    first build finish before anyone else looks.
-
-    `fcntl.flock` rather than the `filelock` package: filelock is not one of
-    our declared dependencies (it only arrives with torch/huggingface), and
-    the lock is only needed on the Linux GPU nodes. The kernel releases it
-    when the process dies, so a crashed build leaves no stale lock. A model
-    folder we cannot write to gets a lock in the temp folder instead (keyed
-    by its path): nothing can be built in it, so only this node's loads need
-    ordering.
-    """
-    import fcntl
-
-    folder = Path(model_dir).resolve()
-    path = folder / LOCK_NAME
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:  # read-only model folder
-        key = hashlib.sha1(str(folder).encode()).hexdigest()[:16]
-        path = Path(tempfile.gettempdir()) / f"datagen-cosyvoice2-{key}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("cosyvoice2: waiting for another worker loading from %s (%s)", folder, path)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield path
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-@contextmanager
-def vllm_memory_share(share: float) -> Iterator[list[float]]:
-    """Make upstream's `load_vllm` reserve `share` of the GPU instead of its fixed 0.2.
-
-    `CosyVoice2Model.load_vllm` (cosyvoice/cli/model.py) runs
-    `from vllm import EngineArgs, LLMEngine` inside the method and builds
-    `EngineArgs(..., gpu_memory_utilization=0.2)`, with no parameter to pass
-    another value. While the model loads, `vllm.EngineArgs` is a wrapper that
-    sets that one argument and builds the real EngineArgs; every other
-    argument is upstream's. Yields the list of shares it applied, so the
-    caller can tell whether upstream went through it at all.
-    """
-    import vllm
-
-    had = "EngineArgs" in vars(vllm)
-    real = vllm.EngineArgs
-    applied: list[float] = []
-
-    def engine_args(*args: Any, **kwargs: Any) -> Any:
-        kwargs["gpu_memory_utilization"] = share
-        applied.append(share)
-        return real(*args, **kwargs)
-
-    vllm.EngineArgs = engine_args
-    try:
-        yield applied
-    finally:
-        if had:
-            vllm.EngineArgs = real
-        else:  # it was served by vllm's lazy module __getattr__: leave that in charge again
-            del vllm.EngineArgs
 
 
 def check_prompt(speaker: Speaker) -> str:
