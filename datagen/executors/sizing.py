@@ -179,9 +179,9 @@ def dialogue_costs(recipe: Recipe) -> dict[str, float]:
     return {k: v / recipe.dialogues for k, v in mix_totals(recipe).items()}
 
 
-def _stage_seconds(recipe: Recipe, name: str, costs: dict[str, float]) -> tuple[float, str]:
-    """One actor's busy seconds per dialogue in stage `name`, and a note."""
-    s = recipe.executor.sizing
+def _stage_seconds(recipe: Recipe, stage, costs: dict[str, float]) -> tuple[float, str]:
+    """One actor's busy seconds per dialogue in `stage`, and a note."""
+    s, name = recipe.executor.sizing, stage.name
     if name == "text":
         backend = recipe.llm.backend
         if backend == "vllm":
@@ -191,8 +191,7 @@ def _stage_seconds(recipe: Recipe, name: str, costs: dict[str, float]) -> tuple[
             return 0.0, "LLM served outside the cluster"
         return costs["llm_requests"] * 0.001, "scripted text"
     if name == "speech":
-        on_gpu = any(st.resources.num_gpus > 0 for st in build_stages(recipe) if st.name == "speech")
-        rtf = s.tts_rtf if on_gpu else s.cpu_tts_rtf
+        rtf = s.tts_rtf if stage.resources.num_gpus > 0 else s.cpu_tts_rtf
         return costs["audio_s"] * rtf, f"{costs['audio_s']:.0f} s of speech/dialogue"
     if name == "qc" and recipe.qc.asr != "none":
         return costs["audio_s"] * (s.cpu_rtf + s.asr_rtf), "ASR round trip"
@@ -205,7 +204,7 @@ def plan_layout(recipe: Recipe, cluster: Cluster) -> Layout:
     stages = build_stages(recipe)
     pools: list[Pool] = []
     for i, (lo, hi, cpus, gpus) in enumerate(stage_groups(recipe)):
-        parts = [_stage_seconds(recipe, st.name, costs) for st in stages[lo:hi]]
+        parts = [_stage_seconds(recipe, st, costs) for st in stages[lo:hi]]
         names = "+".join(st.name for st in stages[lo:hi])
         notes = "; ".join(n for _, n in parts if n)
         pools.append(Pool(names, gpus, cpus, sum(t for t, _ in parts), note=notes, group=i))
