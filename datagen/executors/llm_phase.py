@@ -25,7 +25,6 @@ shard itself is still committed whole, by the last pool, as before.
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
 import sys
@@ -33,6 +32,7 @@ import time
 
 from datagen.config import Recipe
 from datagen.executors.shards import RunPaths, ShardState
+from datagen.io.atomic import write_bytes
 
 
 def _cached(paths: RunPaths, index: int):
@@ -58,15 +58,12 @@ def text_phase(recipe: Recipe, paths: RunPaths, pending: list[ShardState], quiet
         t0 = time.perf_counter()
         outs = TextStage(recipe).process_many([s.items for s in todo])
         each = round((time.perf_counter() - t0) / len(todo), 3)
-        (paths.work / "text").mkdir(parents=True, exist_ok=True)
         for s, out in zip(todo, outs, strict=True):
             s.items = out.items
             s.rejects += out.rejects
             s.counters.update(out.counters)
             s.counters["seconds_text"] += each  # the phase's wall time, shared evenly
-            tmp = _cached(paths, s.index).with_suffix(f".tmp-{os.getpid()}")
-            tmp.write_bytes(pickle.dumps(s))
-            tmp.replace(_cached(paths, s.index))
+            write_bytes(_cached(paths, s.index), pickle.dumps(s))
             done[s.index] = s
     return [done[s.index] for s in pending]
 
