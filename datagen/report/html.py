@@ -189,7 +189,11 @@ def _audio_section(s: CorpusSummary, audio: AudioTurns | None) -> str:
         "SALMONN-omni live s / 5 turns",
         "human median s (Fisher)",
     ]
-    sampled = f"all {audio.n_cuts}" if audio.n_cuts >= audio.n_total else f"a sample of {audio.n_cuts} of {audio.n_total}"
+    sampled = (
+        f"all {audio.n_cuts}"
+        if audio.n_cuts >= audio.n_total
+        else f"a sample of {audio.n_cuts} of {audio.n_total}"
+    )
     return (
         out
         + f"<p class='note'>Voice activity of each channel of the mixed audio (silero-vad at 16 kHz), "
