@@ -101,8 +101,9 @@ def _is_adjective(word: str) -> bool:
 
 
 def _trim(words: list[str]) -> list[str]:
-    """Cut a phrase at a relative word or a preposition (keeping one "of" phrase),
-    then drop a trailing participle ("a baby swan called") and trailing adjectives."""
+    """Cut a phrase at a relative word, a preposition (keeping one "of" phrase), an
+    adverb, a listed verb or a number, then drop a trailing participle ("a baby swan
+    called") and any determiner or "of" left dangling at the end."""
     out: list[str] = []
     seen_of = False
     for w in words:
