@@ -123,3 +123,22 @@ def test_bad_noise_config_fails_at_recipe_load(noise, fragment):
     with pytest.raises(RecipeError, match="timeline.noise") as e:
         recipe_from_dict({"name": "x", "timeline": {"noise": noise}})
     assert fragment in str(e.value)
+
+
+def test_validate_flags_malformed_room_and_noise_records():
+    good_room = {"kind": "simulated", "dims_m": [4, 3, 2.5], "rt60_s": 0.3, "positions_m": {"mic": [1, 1, 1]}}
+    assert check_mix_meta({"noise": True, "noise_kind": "pink", "snr_db": 12.0, "room": good_room}) == []
+    assert check_mix_meta({"echo": True, "echo_gain": 0.2}) == []  # a corpus from before rooms were recorded
+    problems = check_mix_meta(
+        {
+            "noise": True,
+            "noise_kind": "file",
+            "snr_db": float("nan"),
+            "room": {**good_room, "positions_m": {"user": [5, 1, 1]}},
+        }
+    )
+    assert any("SNR" in p for p in problems) and any("source ids" in p for p in problems)
+    assert any("user" in p and "outside the room" in p for p in problems)
+    assert check_mix_meta({"noise": True, "noise_kind": "rain", "snr_db": 3}) == ["unknown noise kind 'rain'"]
+    assert check_mix_meta({"room": {"kind": "measured"}}) == ["measured room without its RIR ids"]
+    assert check_mix_meta({"room": {"kind": "cave"}}) == ["unknown room kind 'cave'"]
