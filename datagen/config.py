@@ -154,9 +154,10 @@ class RoomConfig(Strict):
     `simulated` (default): a shoebox drawn per dialogue and its impulse
     responses computed with pyroomacoustics (image source method, no ray
     tracing); RT60 -> wall absorption by inverse Sabine. `max_order` caps the
-    image order to keep the cost at tens of ms per dialogue, which shortens
-    the tail of large reverberant rooms. `measured`: one RIR per source drawn
-    from `rirs` (folders of wav/flac or Lhotse RecordingSet manifests).
+    image order to keep the cost at tens of ms per source, which shortens the
+    tail of small live rooms (each cut records the RT60 its responses measure).
+    `measured`: one RIR per source drawn from `rirs` (folders of wav/flac or
+    Lhotse RecordingSet manifests).
     `exponential`: the old hand-written tail on the echo only (fastest).
     `speech`: the user's and third party's speech also go through their own
     source->microphone responses (off: they stay dry, as before).
@@ -167,7 +168,7 @@ class RoomConfig(Strict):
     width_m: Range = (3.0, 6.0)
     height_m: Range = (2.5, 3.2)
     rt60_s: Range = (0.2, 0.6)
-    max_order: int = Field(20, ge=0)
+    max_order: int = Field(30, ge=0)
     wall_margin_m: float = Field(0.5, ge=0.05)  # every source and the microphone keep this from the walls
     min_spacing_m: float = Field(0.5, gt=0)  # between talkers, and from a talker to the microphone
     loudspeaker_mic_m: Range = (0.1, 0.6)  # the assistant's device: loudspeaker to its own microphone

@@ -54,6 +54,33 @@ def _unit(rir: np.ndarray, peak: int) -> np.ndarray:
     return r / np.sqrt(energy)
 
 
+def decay_rt60(rir: np.ndarray, sr: int) -> float | None:
+    """RT60 from the Schroeder energy decay curve's -5..-25 dB slope (T20), or
+    -5..-15 dB (T10) when the response is too short; None if it never decays 15 dB.
+    The direct path (the first PRE samples and 2.5 ms after) is left out: with the
+    loudspeaker a hand's breadth from the microphone it would swamp the curve's start."""
+    tail = rir[PRE + int(0.0025 * sr) :]
+    if len(tail) < 2 or not np.any(tail):
+        return None
+    edc = np.cumsum(np.square(tail[::-1], dtype=np.float64))[::-1]
+    db = 10 * np.log10(edc / edc[0] + 1e-30)
+    for lo, hi in ((-5.0, -25.0), (-5.0, -15.0)):
+        if (db <= hi).any():
+            a, b = int(np.argmax(db <= lo)), int(np.argmax(db <= hi))
+            return 60.0 * (b - a) / sr / (lo - hi)
+    return None
+
+
+def _measured_rt60(room: Room, sr: int) -> dict:
+    """What each response actually does: the image-order cap and Sabine's formula
+    make a simulated room decay faster than its drawn RT60 (docs/labels.md)."""
+    out = {}
+    for s, r in room.rirs.items():
+        t = decay_rt60(r, sr)
+        out[s] = None if t is None else round(t, 3)
+    return out
+
+
 def _inside(dims: np.ndarray, margin: float, rng: np.random.Generator) -> np.ndarray:
     return np.array([rng.uniform(margin, d - margin) for d in dims])
 
@@ -129,6 +156,7 @@ def simulate(cfg: RoomConfig, sr: int, rng: np.random.Generator, needed: list[st
         lo = max(direct - 3, 0)
         peak = lo + int(np.argmax(np.abs(rir[lo : direct + 4])))
         room.rirs[s] = _unit(rir, peak)
+    room.meta["rt60_measured_s"] = _measured_rt60(room, sr)
     return room
 
 
@@ -143,6 +171,7 @@ def measured(cfg: RoomConfig, sr: int, rng: np.random.Generator, needed: list[st
     for s in needed:
         rir = load_clip(picks[s], sr)
         room.rirs[s] = _unit(rir, int(np.argmax(np.abs(rir))))
+    room.meta["rt60_measured_s"] = _measured_rt60(room, sr)
     return room
 
 
