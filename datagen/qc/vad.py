@@ -9,6 +9,7 @@ what a listener (and the VAD check on channel 1) hears as speech.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from datagen.records import Utterance, Word
 VAD_SR = 16000  # silero-vad runs at 8 or 16 kHz; 16 kHz is the corpus default anyway
 
 _MODEL: Any = None
+# The model carries its recurrent state between windows: one utterance at a time.
+_MODEL_LOCK = threading.Lock()
 
 
 def _model() -> Any:
@@ -39,21 +42,31 @@ def speech_spans(audio: np.ndarray, sr: int, threshold: float = 0.5) -> list[tup
     0.1 s, coarser than one 80 ms label block.
     """
     import torch
-    from silero_vad import get_speech_timestamps
+    from silero_vad import get_speech_timestamps_from_probs
 
     x = np.asarray(audio, dtype=np.float32)
     if x.size == 0:
         return []
     if sr != VAD_SR:
         x = resample(x, sr, VAD_SR)
-    spans = get_speech_timestamps(
-        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-        _model(),
-        threshold=threshold,
+    # silero's get_speech_timestamps calls the model once per 512-sample window
+    # from Python; the model's own audio_forward runs the same windows (zero-
+    # padded at the end, state carried) in TorchScript: the same probabilities
+    # bit for bit (tests/qc/test_vad.py), without the per-window Python cost.
+    with _MODEL_LOCK:
+        model = _model()
+        model.reset_states()
+        with torch.inference_mode():
+            probs = model.audio_forward(torch.from_numpy(np.ascontiguousarray(x)), VAD_SR)
+        probs = probs.reshape(-1).tolist()
+    spans = get_speech_timestamps_from_probs(
+        probs,
         sampling_rate=VAD_SR,
+        threshold=threshold,
         speech_pad_ms=0,
         return_seconds=True,
         time_resolution=3,
+        audio_length_samples=len(x),
     )
     return [(float(s["start"]), float(s["end"])) for s in spans]
 

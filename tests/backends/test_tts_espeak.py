@@ -117,3 +117,19 @@ def test_text_is_not_read_as_flags(backend):
 def test_parse_wav_stream_rejects_garbage():
     with pytest.raises(ValueError):
         parse_wav_stream(b"not a wav at all")
+
+
+def test_concurrent_processes_give_the_same_bytes_in_order():
+    from datagen.backends.tts.espeak import EspeakOptions
+
+    reqs = [
+        TTSRequest(f"k{i}", t, speaker(rate=150 + 10 * i))
+        for i, t in enumerate([TEXT, "Hi.", "", "Okay then."])
+    ]
+    alone = EspeakTTS(EspeakOptions(workers=1)).synthesize(reqs)
+    together = EspeakTTS(EspeakOptions(workers=4)).synthesize(reqs)
+    assert [r.key for r in together] == ["k0", "k1", "k2", "k3"] and together[2].error
+    for a, b in zip(alone, together, strict=True):
+        assert (a.audio is None) == (b.audio is None)
+        if a.audio is not None:
+            assert a.audio.tobytes() == b.audio.tobytes() and a.words == b.words

@@ -137,3 +137,20 @@ def test_engines_with_other_thread_counts_are_not_shared():
 
     assert _load_engine(PiperOptions(threads=1)) is _load_engine(PiperOptions(threads=1))
     assert _load_engine(PiperOptions(threads=2)) is not _load_engine(PiperOptions(threads=1))
+
+
+def test_concurrent_rendering_gives_the_same_bytes_in_order(backend, default_speaker):
+    """Several requests at once (each a 1-thread run of the shared session) are
+    the same bytes as one at a time, results in request order, errors in place."""
+    from datagen.backends.tts.piper import PiperOptions
+
+    texts = ["Short one.", TEXT, "", "The quick brown fox jumps over the lazy dog. Twice, in fact."]
+    reqs = [TTSRequest(f"k{i}", t, default_speaker, seed=10 + i) for i, t in enumerate(texts)]
+    alone = PiperTTS(PiperOptions(workers=1)).synthesize(reqs)
+    together = PiperTTS(PiperOptions(workers=3)).synthesize(reqs)
+    assert [r.key for r in together] == ["k0", "k1", "k2", "k3"]
+    assert together[2].audio is None and "empty text" in together[2].error
+    for a, b in zip(alone, together, strict=True):
+        assert (a.audio is None) == (b.audio is None) and a.words == b.words
+        if a.audio is not None:
+            assert a.audio.tobytes() == b.audio.tobytes()

@@ -90,3 +90,27 @@ def test_crop_clamps_words_without_dropping_any():
     assert out.words[2] == Word("c", pytest.approx(2.0), pytest.approx(2.5))
     assert out.words[3] == Word("d", pytest.approx(2.5), pytest.approx(2.5))
     assert crop_utterance(utt, -1.0, 10.0) is utt
+
+
+@pytest.mark.parametrize("cut", [0, 1, 511, 777])
+def test_spans_are_silero_get_speech_timestamps_exactly(speech, cut):
+    """speech_spans runs the model through audio_forward, not silero's per-window
+    Python loop: the spans must be those of get_speech_timestamps, to the sample,
+    whatever the length's remainder modulo the 512-sample window."""
+    import torch
+    from silero_vad import get_speech_timestamps
+
+    from datagen.qc.vad import _model
+
+    x = speech[0][: len(speech[0]) - cut]
+    noisy = x + np.random.default_rng(cut).normal(0, 0.01, len(x)).astype(np.float32)
+    for audio in (x, noisy):
+        ref = get_speech_timestamps(
+            torch.from_numpy(audio.copy()),
+            _model(),
+            sampling_rate=SR,
+            speech_pad_ms=0,
+            return_seconds=True,
+            time_resolution=3,
+        )
+        assert speech_spans(audio, SR) == [(s["start"], s["end"]) for s in ref]

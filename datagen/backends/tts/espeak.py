@@ -81,6 +81,8 @@ class EspeakOptions(BackendOptions):
     binary: str = "espeak-ng"
     amplitude: int = Field(100, ge=0, le=200)  # espeak -a (default 100)
     timeout_s: float = Field(30.0, gt=0)
+    # espeak-ng processes run at once; default: the CPUs this process may use.
+    workers: int | None = Field(None, ge=1)
 
 
 def speaker_id(voice: str, variant: str, pitch: int, rate: int) -> str:
@@ -93,6 +95,7 @@ class EspeakTTS(OneAtATimeTTS):
     name: ClassVar[str] = "espeak"
     extra: ClassVar[str] = ""  # a system package, not a pip extra
     Options: ClassVar[type[BackendOptions]] = EspeakOptions
+    concurrent: ClassVar[bool] = True  # one process per request shares nothing
 
     def speakers(self) -> list[Speaker]:
         """Every voice x variant x pitch x rate, in a fixed order (~1.2k speakers).

@@ -51,10 +51,14 @@ class PiperOptions(BackendOptions):
     config_path: str | None = None  # default: model_path + ".json" or the bundled config
     use_cuda: bool = False
     include_alignments: bool = True
-    # Float reductions in onnxruntime depend on the thread count, so a fixed
-    # count keeps audio bit-identical whichever executor or worker runs it.
-    # Parallelism comes from several workers (Ray), not from threads.
+    # Float reductions in onnxruntime depend on the thread count (measured: 2
+    # threads give other bytes than 1, though the same bytes run to run), so a
+    # fixed count keeps audio bit-identical whichever executor or worker runs
+    # it. Parallelism comes from rendering several requests at once instead.
     threads: int = Field(1, ge=1)
+    # Requests rendered at once, each on its own `threads`-thread run of the
+    # shared session; default: the CPUs this process may use (base.cpu_budget).
+    workers: int | None = Field(None, ge=1)
 
 
 class _Engine:
@@ -70,6 +74,14 @@ class _Engine:
 
 _ENGINES: dict[tuple, _Engine] = {}
 _LOCK = threading.Lock()
+# piper phonemizes through espeak-ng's C library, whose state is global and
+# not thread-safe; the ONNX runs, the costly part, need no lock.
+_PHONEMIZE_LOCK = threading.Lock()
+
+
+def _phonemize(engine: _Engine, text: str) -> list[list[str]]:
+    with _PHONEMIZE_LOCK:
+        return engine.voice.phonemize(text)
 
 
 def _paths(opts: PiperOptions) -> tuple[str, str]:
@@ -172,6 +184,7 @@ class PiperTTS(OneAtATimeTTS):
     name: ClassVar[str] = "piper"
     extra: ClassVar[str] = "piper"
     Options: ClassVar[type[BackendOptions]] = PiperOptions
+    concurrent: ClassVar[bool] = True  # onnxruntime sessions are safe to run from several threads
 
     def speakers(self) -> list[Speaker]:
         """Prosody variants of the one voice: speaking rate x amount of noise.
@@ -212,7 +225,7 @@ class PiperTTS(OneAtATimeTTS):
         engine = _load_engine(self.options)
         voice, sr = engine.voice, engine.voice.config.sample_rate
         pieces, phones, offset, aligned = [], [], 0, engine.has_alignments
-        for s_idx, sentence in enumerate(voice.phonemize(req.text)):
+        for s_idx, sentence in enumerate(_phonemize(engine, req.text)):
             kept = [ph for ph in sentence if ph in voice.config.phoneme_id_map]
             if not kept:
                 continue
@@ -316,7 +329,7 @@ def _expected_phones(engine: _Engine, word: str) -> int:
     """How many spoken phonemes a word has on its own (cached per process)."""
     n = engine.word_phones.get(word)
     if n is None:
-        sentences = engine.voice.phonemize(word)
+        sentences = _phonemize(engine, word)
         n = sum(not _is_separator(ph) for s in sentences for ph in s)
         if len(engine.word_phones) < 100_000:
             engine.word_phones[word] = n
