@@ -3,8 +3,10 @@
 The pipeline stores each dialogue as a Lhotse Shar cut: the 2-channel
 recording and the cut-short answers as FLAC, the label track as numpy, the
 manifest as gzipped JSON (datagen/io/shar.py). The bare alternative a user
-could write by hand is `soundfile` FLAC of the same arrays. Both are timed
-on the same dialogues, in memory-to-disk-to-memory round trips.
+could write by hand is `soundfile` FLAC of the same arrays: each dialogue's
+2-channel mix and, for a dialogue with answers cut short, the cut-aligned
+full-answer channels Shar stores beside it. Both are timed on the same
+dialogues, in memory-to-disk-to-memory round trips.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ def composed_samples(recipe):
 def shar_vs_flac(recipe) -> dict:
     from lhotse import CutSet
 
-    from datagen.io.shar import write_samples
+    from datagen.io.shar import full_answers_audio, write_samples
 
     samples = composed_samples(recipe)
-    arrays = [s.audio for s in samples] + [a for s in samples for _, a in s.full_answers]
+    full = [full_answers_audio(s) for s in samples]
+    arrays = [s.audio for s in samples] + [f[0] for f in full if f is not None]
     audio_s = sum(x.shape[-1] for x in arrays) / samples[0].sample_rate
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()

@@ -24,31 +24,58 @@ SHAR_FIELDS = {"recording": "flac", "labels": "numpy", "full_answers": "flac"}
 
 def memory_recording(rec_id: str, audio: np.ndarray, sr: int):
     """A Recording held in memory as 16-bit WAV; `audio` is (channels, samples)."""
-    from lhotse import Recording
     from lhotse.audio.source import AudioSource
 
     buf = io.BytesIO()
     sf.write(buf, np.clip(audio.T, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
     channels = list(range(audio.shape[0]))
-    n = audio.shape[1]
-    return Recording(
-        id=rec_id,
-        sources=[AudioSource(type="memory", channels=channels, source=buf.getvalue())],
-        sampling_rate=sr,
-        num_samples=n,
-        duration=n / sr,
-        channel_ids=channels,
+    return _recording(
+        rec_id, audio.shape, sr, AudioSource(type="memory", channels=channels, source=buf.getvalue())
     )
 
 
-def _attach_full_answers(custom: dict, s: DuplexSample) -> None:
+def _shar_recording(rec_id: str, audio: np.ndarray, sr: int):
+    """The manifest Shar stores for an audio field: no bytes, a `shar` source
+    (what lhotse's `to_shar_placeholder` makes of any recording)."""
+    from lhotse.audio.source import AudioSource
+
+    return _recording(
+        rec_id, audio.shape, sr, AudioSource(type="shar", channels=list(range(audio.shape[0])), source="")
+    )
+
+
+def _recording(rec_id: str, shape: tuple[int, int], sr: int, source):
+    from lhotse import Recording
+
+    channels, n = shape
+    return Recording(
+        id=rec_id,
+        sources=[source],
+        sampling_rate=sr,
+        num_samples=n,
+        duration=n / sr,
+        channel_ids=list(range(channels)),
+    )
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """`audio` (channels, samples) as 16-bit samples, by libsndfile's own float ->
+    PCM_16 conversion (the one a 16-bit WAV write makes), as int16 (channels, samples).
+    Handed to the FLAC writer as ints, they are stored as they are: no second
+    float conversion, and the same FLAC bytes as the WAV round trip gave."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio.T, -1.0, 1.0), 16000, format="RAW", subtype="PCM_16")
+    return np.frombuffer(buf.getbuffer(), dtype="<i2").reshape(-1, audio.shape[0]).T
+
+
+def full_answers_audio(s: DuplexSample) -> tuple[np.ndarray, list[dict]] | None:
     """Each cut-short answer whole, one channel each, aligned with the cut: the
     answer starts where it starts on channel 1 and plays on past its stop, to the
     end of the cut (`custom["full_answers_index"]`: turn, channel). Aligned and
     as long as the cut, so every Lhotse operation (Shar round trips, truncation,
     re-sharding) treats it like the recording."""
     if not s.full_answers:
-        return
+        return None
     n = s.audio.shape[1]
     starts = {seg.turn: seg.start for seg in s.segments if seg.channel == 1}
     chans = np.zeros((len(s.full_answers), n), dtype=np.float32)
@@ -58,8 +85,7 @@ def _attach_full_answers(custom: dict, s: DuplexSample) -> None:
         x = audio[: max(n - a, 0)]
         chans[ch, a : a + len(x)] = x
         index.append({"turn": turn, "channel": ch})
-    custom["full_answers"] = memory_recording(f"{s.id}-full_answers", chans, s.sample_rate)
-    custom["full_answers_index"] = index
+    return chans, index
 
 
 def _word_alignment(seg) -> dict | None:
@@ -73,11 +99,16 @@ def _word_alignment(seg) -> dict | None:
     return {"word": items}
 
 
-def to_cut(s: DuplexSample):
+def to_cut(s: DuplexSample, shar: bool = False):
+    """The dialogue as a MultiCut. Audio is held in memory as 16-bit WAV, or, with
+    `shar`, left out: the cut then carries the manifests Shar stores (`shar`
+    sources and arrays) and `write_samples` hands the samples to the writers."""
     from lhotse import MultiCut, SupervisionSegment
+    from lhotse.shar.utils import to_shar_placeholder
 
     n = s.audio.shape[1]
-    rec = memory_recording(s.id, s.audio, s.sample_rate)
+    recording = _shar_recording if shar else memory_recording
+    rec = recording(s.id, s.audio, s.sample_rate)
     sups = [
         SupervisionSegment(
             id=seg.id,
@@ -105,7 +136,10 @@ def to_cut(s: DuplexSample):
         {"kind": e.kind, "time": round(e.time, 4), "role": e.role, "expect": e.expect, "detail": e.detail}
         for e in s.events
     ]
-    _attach_full_answers(custom, s)
+    full = full_answers_audio(s)
+    if full is not None:
+        custom["full_answers"] = recording(f"{s.id}-full_answers", full[0], s.sample_rate)
+        custom["full_answers_index"] = full[1]
     cut = MultiCut(
         id=s.id,
         start=0.0,
@@ -115,9 +149,12 @@ def to_cut(s: DuplexSample):
         supervisions=sups,
         custom=custom,
     )
-    return cut.attach_tensor(
+    cut = cut.attach_tensor(
         "labels", s.labels.astype(np.int32), frame_shift=s.meta["label_meta"]["block_s"], temporal_dim=0
     )
+    if shar:
+        cut.custom["labels"] = to_shar_placeholder(cut.custom["labels"])
+    return cut
 
 
 def write_samples(samples: list[DuplexSample], out_dir: Path, shard_index: int) -> list[str]:
@@ -131,12 +168,37 @@ def write_samples(samples: list[DuplexSample], out_dir: Path, shard_index: int) 
         str(out_dir), fields=SHAR_FIELDS, shard_size=len(samples) + 1, shard_offset=shard_index
     ) as w:
         for s in samples:
-            w.write(to_cut(s))
+            _write_cut(w.writers, s)
     names = sorted(p.name for p in out_dir.iterdir() if f".{shard_index:06d}." in p.name)
     for name in names:
         if name.endswith(".gz"):
             _zero_gzip_mtime(out_dir / name)
     return names
+
+
+def _write_cut(writers: dict, s: DuplexSample) -> None:
+    """What `SharWriter.write(to_cut(s))` writes, from the arrays we already hold.
+
+    Lhotse's writer takes audio only through a Recording it loads, so it would
+    encode our samples to WAV, decode them, then encode FLAC; here the same
+    16-bit values (`pcm16`) go straight to its FLAC tar writer, and the cut
+    carries the same placeholders it would have made. Same bytes, with one FLAC
+    encode and no WAV encode/decode (tests/io check the bytes against
+    `SharWriter.write`)."""
+    from lhotse.utils import fastcopy
+
+    cut = to_cut(s, shar=True)
+    sr = s.sample_rate
+    writers["recording"].write(cut.id, pcm16(s.audio), sr, manifest=cut.recording, original_format="wav")
+    writers["labels"].write(cut.id, s.labels.astype(np.int32), manifest=cut.custom["labels"])
+    full = full_answers_audio(s)
+    if full is None:
+        writers["full_answers"].write_placeholder(cut.id)
+    else:
+        writers["full_answers"].write(
+            cut.id, pcm16(full[0]), manifest=cut.custom["full_answers"], sampling_rate=sr
+        )
+    writers["cuts"].write(fastcopy(cut, start=0))  # SharWriter's int 0, byte for byte
 
 
 def _zero_gzip_mtime(path: Path) -> None:
