@@ -14,6 +14,7 @@ import html
 import json
 from pathlib import Path
 
+from datagen.records import TASKS
 from datagen.report.collect import CorpusSummary, accounting_line, collect
 from datagen.report.plots import histograms_png, tasks_png, timeline_pngs
 from datagen.report.turntaking import KINDS, median, normalise_to_turns
@@ -181,7 +182,7 @@ from human conversation.</li>
 </ul>"""
 
 
-def render_html(summary: CorpusSummary, max_timelines: int = 8) -> str:
+def render_html(summary: CorpusSummary, max_timelines: int = len(TASKS)) -> str:
     """The report page for a summary (build_report writes it)."""
     timelines = timeline_pngs(summary, max_timelines) if max_timelines > 0 else []
     parts = [
@@ -205,7 +206,7 @@ def render_html(summary: CorpusSummary, max_timelines: int = 8) -> str:
     return "\n".join(parts)
 
 
-def build_report(out_dir: Path | str, max_timelines: int = 8) -> Path:
+def build_report(out_dir: Path | str, max_timelines: int = len(TASKS)) -> Path:
     """Write `OUT/report/index.html` for a corpus folder; returns its path. Atomic: temp file + rename."""
     out_dir = Path(out_dir)
     page = render_html(collect(out_dir), max_timelines)
