@@ -100,13 +100,16 @@ def report(
     timelines: int = typer.Option(
         len(TASKS), help="How many dialogue timelines to plot (default: one per task, if there)"
     ),
+    vad_cuts: int = typer.Option(
+        200, help="How many dialogues (a fixed sample) get turn-taking figures from silero-vad; 0: none"
+    ),
 ) -> None:
     """Write OUT/report/index.html with plots and tables."""
     from datagen.report.html import build_report
 
     if not (out / "stats.json").is_file():
         _fail(f"{out} is not a corpus folder (no stats.json)")
-    typer.echo(str(build_report(out, max_timelines=timelines)))
+    typer.echo(str(build_report(out, max_timelines=timelines, vad_cuts=vad_cuts)))
 
 
 @app.command()

@@ -157,20 +157,97 @@ class AssistantBackchannelConfig(Strict):
 
 class EchoConfig(Strict):
     """The assistant's own voice leaking into channel 0 (Moshi: gain 0.2,
-    100-500 ms delay, reverb, 30% of samples)."""
+    100-500 ms delay, reverb, 30% of samples). The reverb is the room's
+    loudspeaker->microphone response (`timeline.room`); `delay_s` is the time
+    from the assistant's channel-1 audio to the echo's direct path, and
+    `gain` scales that unit-energy response."""
 
     prob: float = Field(0.3, ge=0, le=1)
     gain: tuple[float, float] = (0.1, 0.3)
     delay_s: tuple[float, float] = (0.1, 0.5)
-    reverb_s: float = Field(0.25, ge=0)  # decay time of the simple reverb tail
+    reverb_s: float = Field(0.25, ge=0)  # room.kind=exponential only: decay time of the synthetic tail
+
+
+Range = tuple[float, float]
+
+
+class RoomConfig(Strict):
+    """The room the dialogue happens in (docs/labels.md, "Rooms").
+
+    `simulated` (default): a shoebox drawn per dialogue and its impulse
+    responses computed with pyroomacoustics (image source method, no ray
+    tracing); RT60 -> wall absorption by inverse Sabine. `max_order` caps the
+    image order to keep the cost at tens of ms per source, which shortens the
+    tail of small live rooms (each cut records the RT60 its responses measure).
+    `measured`: one RIR per source drawn from `rirs` (folders of wav/flac or
+    Lhotse RecordingSet manifests).
+    `exponential`: the old hand-written tail on the echo only (fastest).
+    `speech`: the user's and third party's speech also go through their own
+    source->microphone responses (off: they stay dry, as before).
+    """
+
+    kind: Literal["simulated", "measured", "exponential"] = "simulated"
+    length_m: Range = (3.0, 7.0)
+    width_m: Range = (3.0, 6.0)
+    height_m: Range = (2.5, 3.2)
+    rt60_s: Range = (0.2, 0.6)
+    max_order: int = Field(30, ge=0)
+    wall_margin_m: float = Field(0.5, ge=0.05)  # every source and the microphone keep this from the walls
+    min_spacing_m: float = Field(0.5, gt=0)  # between talkers, and from a talker to the microphone
+    loudspeaker_mic_m: Range = (0.1, 0.6)  # the assistant's device: loudspeaker to its own microphone
+    rirs: list[str] = []  # measured: folders of audio files and/or Lhotse RecordingSet manifests
+    speech: bool = False
+
+    @model_validator(mode="after")
+    def _sane(self) -> RoomConfig:
+        for name in ("length_m", "width_m", "height_m", "rt60_s", "loudspeaker_mic_m"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be a range 0 < low <= high, got {[lo, hi]}")
+        if min(self.length_m[0], self.width_m[0], self.height_m[0]) <= 2 * self.wall_margin_m:
+            raise ValueError("the smallest room must be larger than twice wall_margin_m")
+        if self.kind == "measured" and not self.rirs:
+            raise ValueError("room.kind=measured needs room.rirs (folders or RecordingSet manifests)")
+        if self.kind == "exponential" and self.speech:
+            raise ValueError("room.speech needs a simulated or measured room, not kind=exponential")
+        return self
+
+
+NOISE_KINDS = ("white", "pink", "brown", "babble_hum", "file", "babble")
 
 
 class NoiseConfig(Strict):
-    """Background noise on channel 0 at an SNR against the speech on it."""
+    """Background noise on channel 0 at an SNR against the speech on it.
+
+    Each noisy dialogue draws one of `kinds`: a synthetic colour (white,
+    pink, brown), `file` (a clip from `files`, looped or cropped to the
+    dialogue at a random offset) or `babble` (the sum of `babble_talkers`
+    clips from `babble`). `files`/`babble` are folders of audio files or
+    Lhotse RecordingSet manifests, e.g. what `lhotse.recipes.prepare_musan`
+    writes (a folder holding `musan_recordings_*.jsonl.gz` counts as its
+    manifests; for babble only its speech part is used)."""
 
     prob: float = Field(0.3, ge=0, le=1)
     snr_db: tuple[float, float] = (10.0, 30.0)
-    kinds: list[Literal["white", "pink", "brown", "babble_hum"]] = ["pink", "brown", "white"]
+    kinds: list[Literal["white", "pink", "brown", "babble_hum", "file", "babble"]] = [
+        "pink",
+        "brown",
+        "white",
+    ]
+    files: list[str] = []
+    babble: list[str] = []
+    babble_talkers: tuple[int, int] = (3, 7)
+
+    @model_validator(mode="after")
+    def _sources(self) -> NoiseConfig:
+        if "file" in self.kinds and not self.files:
+            raise ValueError("noise kind 'file' needs noise.files (folders or RecordingSet manifests)")
+        if "babble" in self.kinds and not self.babble:
+            raise ValueError("noise kind 'babble' needs noise.babble (speech folders or manifests)")
+        lo, hi = self.babble_talkers
+        if not 1 <= lo <= hi:
+            raise ValueError(f"babble_talkers must be 1 <= low <= high, got {[lo, hi]}")
+        return self
 
 
 class TimelineConfig(Strict):
@@ -194,6 +271,7 @@ class TimelineConfig(Strict):
     min_overlay_snr_db: float = 0.0  # an overlay quieter than noise+echo under it is rejected
     related_by_third_party_prob: float = Field(0.5, ge=0, le=1)
     echo: EchoConfig = EchoConfig()
+    room: RoomConfig = RoomConfig()
     noise: NoiseConfig = NoiseConfig()
     max_dialogue_s: float = Field(180.0, gt=0)
 

@@ -174,3 +174,37 @@ def test_qc_with_vad_and_asr_round_trip(tmp_path):
     assert c["asr_utterances"] == 3 and c["asr_wer_count"] == 3
     assert c["asr_wer_sum"] / c["asr_wer_count"] < 0.2  # Piper's speech is intelligible
     assert stats["kept"] == 3 and validate(out).ok
+
+
+def test_asr_timings_are_deterministic_and_independent_of_sharding(tmp_path):
+    """ASR word timings replace espeak's estimates: packed per dialogue, the
+    same recipe and seed give the same bytes, and the shard size changes no
+    content (a clip's window neighbours come from its own dialogue)."""
+    sets = (
+        "dialogues=3",
+        "mix={qa: 1}",
+        "qc.asr=faster_whisper",
+        "qc.asr_roles=[user, assistant]",
+        "qc.max_wer=0.7",
+    )
+    outs = {}
+    for name, shard in (("a", 3), ("b", 3), ("c", 1)):
+        outs[name] = tmp_path / name
+        stats = run(
+            small_recipe(*sets, f"executor.shard_size={shard}"),
+            out=str(outs[name]),
+            executor="local",
+            quiet=True,
+        )
+        assert stats["counters"]["asr_windows"] >= 1
+    files = sorted(p.name for p in (outs["a"] / "shar").iterdir())
+    assert files == sorted(p.name for p in (outs["b"] / "shar").iterdir())
+    for f in files:
+        assert (outs["a"] / "shar" / f).read_bytes() == (outs["b"] / "shar" / f).read_bytes(), f
+    a, c = _cuts(outs["a"]), _cuts(outs["c"])
+    assert a and [x.id for x in a] == [x.id for x in c]
+    assert any(s.custom["word_timing"] == "asr" for x in a for s in x.supervisions)
+    for x, y in zip(a, c, strict=True):
+        assert [s.to_dict() for s in x.supervisions] == [s.to_dict() for s in y.supervisions]
+        assert x.custom["events"] == y.custom["events"]
+        assert np.array_equal(x.load_labels(), y.load_labels())

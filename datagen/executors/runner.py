@@ -65,7 +65,9 @@ def _check_writable(out: Path) -> None:
 def preflight(recipe: Recipe) -> None:
     """Every configured backend can run here, or a clear error before any work."""
     from datagen.backends.registry import make_llm, make_tts
+    from datagen.timeline.mix import check_sources
 
+    check_sources(recipe.timeline)  # local noise / RIR pools: there, not empty, readable
     make_llm(recipe.llm.backend, recipe.llm.options).preflight()
     for voice in recipe.tts.voices.values():
         make_tts(voice.backend, voice.options).preflight()

@@ -67,11 +67,47 @@ def check_cut(cut) -> list[str]:
         elif problem := check_audible(audio[0], sr, sup.start, sup.end):
             p.append(f"{where}: {problem}")
     p += [f"{cut.id}: {m}" for m in check_assistant_channel(audio[1], sr, labels, block, delay)]
+    p += [f"{cut.id}: mix: {m}" for m in check_mix_meta((cut.custom or {}).get("mix", {}))]
     for ev in (cut.custom or {}).get("events", []):
         if ev["kind"] in ("backchannel", "barge_in", "related_question", "distractor"):
             end = ev["detail"].get("end", ev["time"] + 0.3)
             if problem := check_audible(audio[0], sr, ev["time"], end):
                 p.append(f"{cut.id}: {ev['kind']} event: {problem}")
+    return p
+
+
+def check_mix_meta(mix: dict) -> list[str]:
+    """What the cut says about its room and noise is well formed: a known noise
+    kind with a finite SNR and, for recorded noise, its source ids; a known room
+    kind with its parameters (positions inside the room, or the measured RIR ids)."""
+    from datagen.config import NOISE_KINDS
+
+    p: list[str] = []
+    if mix.get("noise"):
+        kind, snr = mix.get("noise_kind"), mix.get("snr_db")
+        if kind not in NOISE_KINDS:
+            p.append(f"unknown noise kind {kind!r}")
+        if not isinstance(snr, (int, float)) or not math.isfinite(snr):
+            p.append(f"noise SNR {snr!r} is not a number")
+        if kind in ("file", "babble") and not mix.get("noise_ids"):
+            p.append(f"{kind} noise without its source ids")
+    room = mix.get("room")
+    if room is None:  # no echo and dry speech, or a corpus written before rooms were recorded
+        return p
+    kind = room.get("kind")
+    if kind == "simulated":
+        dims = np.asarray(room.get("dims_m", []), dtype=float)
+        if dims.shape != (3,) or not (dims > 0).all() or not 0 < room.get("rt60_s", 0) < 10:
+            return p + [f"simulated room with bad dims/rt60: {room.get('dims_m')}, {room.get('rt60_s')}"]
+        for name, pos in room.get("positions_m", {}).items():
+            q = np.asarray(pos, dtype=float)
+            if q.shape != (3,) or (q < 0).any() or (q > dims).any():
+                p.append(f"room position of {name} {pos} is outside the room {room['dims_m']}")
+    elif kind == "measured":
+        if not room.get("rir_ids"):
+            p.append("measured room without its RIR ids")
+    elif kind != "exponential":
+        p.append(f"unknown room kind {kind!r}")
     return p
 
 

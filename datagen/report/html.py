@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 
 from datagen.records import TASKS
+from datagen.report.audio_turns import ECHO_TAIL_S, AudioTurns, audio_turns
 from datagen.report.collect import CorpusSummary, accounting_line, collect
-from datagen.report.plots import histograms_png, tasks_png, timeline_pngs
+from datagen.report.plots import audio_vs_supervision_png, histograms_png, tasks_png, timeline_pngs
 from datagen.report.turntaking import KINDS, median, normalise_to_turns
 
 # REFERENCE §1: SALMONN-omni (arXiv 2505.17060) Table 7, seconds per dialogue normalised to 5 turns.
@@ -137,8 +138,9 @@ def _turntaking_section(s: CorpusSummary) -> str:
         "bounded by ≥ 200 ms of silence on that side; a pause is silence between two IPUs of the same "
         "speaker; a gap is silence between IPUs of different speakers; an overlap is time when both "
         "speak. The 2-party view treats channel 0 (user + third parties) and channel 1 (assistant) as "
-        "the two speakers, as SALMONN-omni does; noise and echo carry no supervision and never count "
-        "as speech. “Per 5 turns” scales by the number of question/answer rounds (assistant turns), "
+        "the two speakers, as SALMONN-omni does; here speech is what the supervisions mark, so noise "
+        "and echo never count and an answer is one IPU even across its sentences (see the audio-based "
+        "table below). “Per 5 turns” scales by the number of question/answer rounds (assistant turns), "
         "our reading of SALMONN-omni's “5-turn dialogue”.</p>"
         + _table(headers, rows, numeric_from=2)
         + f"<p class='note'>Overlaps within a turn (backchannels, distractors): {cs['overlaps_within']}; "
@@ -149,6 +151,69 @@ def _turntaking_section(s: CorpusSummary) -> str:
         "≈ 200 ms across 10 languages (Stivers et al. 2009, PNAS; Japanese ≈ 7 ms, Danish ≈ 470 ms). "
         "MinMo drew its synthetic user-start gap from N(0.6 s, 0.4²).</p>"
     )
+
+
+def _audio_section(s: CorpusSummary, audio: AudioTurns | None) -> str:
+    """Supervision-based vs VAD-based figures on the same sampled dialogues, beside the references."""
+    out = "<h3 id='turntaking-audio'>From the audio (silero-vad) vs from supervisions</h3>"
+    if audio is None or not audio.n_cuts:
+        note = audio.note if audio is not None else "Audio-based figures were not computed."
+        return out + f"<p class='note'>{_e(note)}</p>"
+    sup5, vad5 = normalise_to_turns(audio.sup_stats, 5), normalise_to_turns(audio.stats, 5)
+    all5 = normalise_to_turns(s.channel_stats, 5)
+    rows = [
+        [
+            kind,
+            _fmt(all5[kind]["seconds"]),
+            _fmt(sup5[kind]["count"]),
+            _fmt(sup5[kind]["seconds"]),
+            _fmt(median(audio.sup_stats["durations"][kind])),
+            _fmt(vad5[kind]["count"]),
+            _fmt(vad5[kind]["seconds"]),
+            _fmt(median(audio.stats["durations"][kind])),
+            _fmt(SALMONN_TABLE7["training data"].get(kind)),
+            _fmt(SALMONN_TABLE7["live model"].get(kind)),
+            _fmt(HUMAN_MEDIANS.get(kind)) if kind != "ipu" else "–",
+        ]
+        for kind in KINDS
+    ]
+    headers = [
+        "kind",
+        f"supervisions, all {s.dialogues}: s / 5 turns",
+        "supervisions, sample: count / 5 turns",
+        "supervisions, sample: s / 5 turns",
+        "supervisions, sample: median s",
+        "audio VAD, sample: count / 5 turns",
+        "audio VAD, sample: s / 5 turns",
+        "audio VAD, sample: median s",
+        "SALMONN-omni data s / 5 turns",
+        "SALMONN-omni live s / 5 turns",
+        "human median s (Fisher)",
+    ]
+    sampled = (
+        f"all {audio.n_cuts}"
+        if audio.n_cuts >= audio.n_total
+        else f"a sample of {audio.n_cuts} of {audio.n_total}"
+    )
+    return (
+        out
+        + f"<p class='note'>Voice activity of each channel of the mixed audio (silero-vad at 16 kHz), "
+        f"turned into IPUs, pauses, gaps and overlaps with the same dGSLM definitions (≥ 200 ms silence). "
+        f"Unlike supervisions, this counts the silences between the sentences of one answer as pauses, "
+        f"and what TTS and the mix add around speech. Computed on {sampled} dialogues, picked by a hash "
+        f"of their ids (report option <code>--vad-cuts</code>); the supervision columns use the same "
+        f"dialogues. Channel 0 also carries noise and the echo of the assistant: channel-0 speech inside "
+        f"the echo's window (assistant speech delayed by the cut's echo delay, plus a "
+        f"{_e(ECHO_TAIL_S)} s reverb tail) and under no channel-0 supervision is dropped as echo "
+        f"({audio.echo_seconds:.1f} s in {audio.echo_cuts} dialogues); noise silero takes for speech "
+        f"is counted as speech.</p>"
+        + _table(headers, rows)
+        + f"<p class='note'>Audio view: overlaps within a turn {audio.stats['overlaps_within']}, "
+        f"overlaps that change the floor {audio.stats['overlaps_between']}. Sources as above: "
+        "SALMONN-omni (arXiv 2505.17060) Table 7; Fisher English medians (REFERENCE §2).</p>"
+        + _img(audio_vs_supervision_png(audio.sup_stats, audio.stats), "pauses, gaps and overlaps: "
+               "supervisions vs audio")
+    )  # fmt: skip
 
 
 def _card_section(s: CorpusSummary) -> str:
@@ -182,8 +247,10 @@ from human conversation.</li>
 </ul>"""
 
 
-def render_html(summary: CorpusSummary, max_timelines: int = len(TASKS)) -> str:
-    """The report page for a summary (build_report writes it)."""
+def render_html(
+    summary: CorpusSummary, max_timelines: int = len(TASKS), audio: AudioTurns | None = None
+) -> str:
+    """The report page for a summary (build_report writes it); `audio` adds the VAD-based figures."""
     timelines = timeline_pngs(summary, max_timelines) if max_timelines > 0 else []
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -194,6 +261,7 @@ def render_html(summary: CorpusSummary, max_timelines: int = len(TASKS)) -> str:
         _img(tasks_png(summary), "dialogues and hours per task"),
         _rejects_section(summary),
         _turntaking_section(summary),
+        _audio_section(summary, audio),
         "<h2 id='histograms'>Distributions</h2>",
         _img(histograms_png(summary), "histograms of gaps, overlaps, pauses and utterance durations"),
         "<h2 id='timelines'>Sample dialogues</h2>",
@@ -206,10 +274,14 @@ def render_html(summary: CorpusSummary, max_timelines: int = len(TASKS)) -> str:
     return "\n".join(parts)
 
 
-def build_report(out_dir: Path | str, max_timelines: int = len(TASKS)) -> Path:
-    """Write `OUT/report/index.html` for a corpus folder; returns its path. Atomic: temp file + rename."""
+def build_report(out_dir: Path | str, max_timelines: int = len(TASKS), vad_cuts: int = 200) -> Path:
+    """Write `OUT/report/index.html` for a corpus folder; returns its path. Atomic: temp file + rename.
+
+    `vad_cuts` caps how many dialogues get audio-based (silero-vad) turn-taking
+    figures: VAD is the slow part of the report, so a sample is analysed."""
     out_dir = Path(out_dir)
-    page = render_html(collect(out_dir), max_timelines)
+    summary = collect(out_dir)
+    page = render_html(summary, max_timelines, audio_turns(summary, vad_cuts))
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     target = report_dir / "index.html"

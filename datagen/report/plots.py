@@ -264,3 +264,27 @@ def timeline_pngs(summary: CorpusSummary, max_n: int = len(TASKS)) -> list[tuple
             if len(drawn) == len(wanted):
                 break
     return [(r, drawn[r.id]) for r in picks if r.id in drawn]
+
+
+def audio_vs_supervision_png(sup_stats: dict, audio_stats: dict) -> bytes:
+    """Pauses, gaps and overlaps as the supervisions mark them vs as silero-vad hears
+    them, on the same dialogues, with the Fisher human medians (REFERENCE §2)."""
+    plt = _pyplot()
+    human = {"gap": 0.32, "overlap": 0.56, "pause": 0.40}
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, kind in zip(axes.flat, ("pause", "gap", "overlap"), strict=True):
+        sup = np.asarray(sup_stats["durations"][kind], dtype=float)
+        vad = np.asarray(audio_stats["durations"][kind], dtype=float)
+        both = np.concatenate([sup, vad])
+        if both.size:
+            bins = np.linspace(0.0, max(float(both.max()), 0.5), 30)
+            ax.hist(sup, bins=bins, color="#4a7fb5", alpha=0.6, label=f"supervisions (n={sup.size})")
+            ax.hist(vad, bins=bins, color="#e4a21b", alpha=0.6, label=f"audio VAD (n={vad.size})")
+        ax.axvline(human[kind], color="#d62728", ls="--", lw=1.2, label=f"Fisher median {human[kind]:.2f} s")
+        ax.set_title(f"{kind}s, 2-party view", fontsize=10)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("count")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

@@ -49,7 +49,7 @@ class ComposeStage(Stage):
         d = vd.dialogue
         tl = place(vd, cfg, rng_for(d.seed, "place"))
         labels = label_track(tl.spans, tl.duration, cfg.block_s, tok)
-        mix = render(vd, tl, cfg, sr, rng_for(d.seed, "mix"))
+        mix = render(vd, tl, cfg, sr, rng_for(d.seed, "mix"), rng_for(d.seed, "room"))
         problems = check_assistant_channel(mix.audio[1], sr, labels, cfg.block_s, cfg.synth_delay_s)
         if problems:
             raise PlacementError("labels_disagree_with_audio", "; ".join(problems[:3]))

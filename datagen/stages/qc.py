@@ -61,7 +61,7 @@ class QCStage(Stage):
     def __init__(self, recipe: Recipe):
         super().__init__(recipe)
         self.cfg: QCConfig = recipe.qc
-        self._transcriber = None  # built on first use; the model loads lazily inside it
+        self._asr = None  # (greedy, beam 5) Transcribers, built on first use; the model loads lazily
 
     @property
     def resources(self) -> Resources:
@@ -88,15 +88,13 @@ class QCStage(Stage):
         if total > self.cfg.max_dialogue_s:
             raise Rejected("too_long", key="dialogue", seconds=round(total, 2), max_s=self.cfg.max_dialogue_s)
         if self.cfg.asr == "faster_whisper":
-            for key, u in utts.items():
-                if u.role not in self.cfg.asr_roles:
-                    continue
-                if utterance_kind(vd.dialogue, key) == CUE_KIND:
-                    # An interjection's WER means nothing (ASR writes "mm-hmm" as "Mhm",
-                    # "Mm-hmm." or not at all); its audio passed the signal checks.
-                    counters["asr_skipped_cues"] += 1
-                    continue
-                utts[key] = self._asr_check(key, u, counters)
+            asr = {k: u for k, u in utts.items() if u.role in self.cfg.asr_roles}
+            for key in [k for k in asr if utterance_kind(vd.dialogue, k) == CUE_KIND]:
+                # An interjection's WER means nothing (ASR writes "mm-hmm" as "Mhm",
+                # "Mm-hmm." or not at all); its audio passed the signal checks.
+                del asr[key]
+                counters["asr_skipped_cues"] += 1
+            utts.update(self._asr_check(asr, counters))
         return dataclasses.replace(vd, utterances=utts)
 
     def _check_utterance(self, dialogue: Dialogue, key: str, u: Utterance, counters: Counter) -> Utterance:
@@ -135,19 +133,56 @@ class QCStage(Stage):
         x, offset = trim_silence(u.audio, u.sample_rate, pad_s=TRIM_PAD_S)
         return crop_utterance(u, offset, offset + len(x) / u.sample_rate)
 
-    def _asr_check(self, key: str, u: Utterance, counters: Counter) -> Utterance:
-        from datagen.qc.asr import Transcriber, asr_words, wer
+    def _asr_check(self, utts: dict[str, Utterance], counters: Counter) -> dict[str, Utterance]:
+        """The ASR round trip on one dialogue's `utts`, cheap pass first.
 
-        if self._transcriber is None:
-            self._transcriber = Transcriber()
-        hyp, words = self._transcriber.transcribe(u.audio, u.sample_rate)
-        w = wer(u.text, hyp)
-        counters["asr_utterances"] += 1
-        counters["asr_seconds"] += u.duration
-        counters["asr_wer_sum"] += w
-        counters["asr_wer_count"] += 1
-        if w > self.cfg.max_wer:
-            raise Rejected("asr_wer", key=key, wer=round(w, 3), hypothesis=hyp)
-        if u.timing_source == "estimate" and words:
-            return dataclasses.replace(u, words=asr_words(u, words), timing_source="asr")
-        return u
+        The cheap pass decodes greedily, without Whisper's temperature
+        fallback, with the dialogue's clips packed into shared Whisper
+        windows (`Transcriber.transcribe_packed`), and times words only
+        where the backend could not (timing_source "estimate"). A clip it
+        fails is heard again alone with the careful settings (beam 5 with
+        fallback, as one clip at a time always was), and only a clip that
+        fails that too is rejected: packing and greedy decoding speed the
+        check up but never reject a clip the careful check would keep (the
+        other way round, a clip the greedy pass hears well enough is kept
+        even where beam 5 might have misheard it). Packing stays inside one
+        dialogue, so a clip's neighbours (and hence its timings) do not
+        depend on the shard size.
+        """
+        from datagen.qc.asr import asr_words, pack_windows, wer
+
+        fast, careful = self._transcribers()
+        keys = list(utts)
+        out: dict[str, Utterance] = {}
+        # Window by window, so a dialogue is dropped at its first bad window
+        # without hearing the rest (as one clip at a time stopped at the first bad clip).
+        for window in pack_windows([utts[k].duration for k in keys]):
+            clips = [utts[keys[i]] for i in window]
+            timed = [u.timing_source == "estimate" for u in clips]
+            heard = fast.transcribe_packed([(u.audio, u.sample_rate) for u in clips], timed)
+            counters["asr_windows"] += 1
+            for i, u, need_times, (hyp, words) in zip(window, clips, timed, heard, strict=True):
+                w = wer(u.text, hyp)
+                if w > self.cfg.max_wer:
+                    counters["asr_rechecked_alone"] += 1
+                    hyp, words = careful.transcribe(u.audio, u.sample_rate, word_timestamps=need_times)
+                    w = wer(u.text, hyp)
+                counters["asr_utterances"] += 1
+                counters["asr_seconds"] += u.duration
+                counters["asr_wer_sum"] += w
+                counters["asr_wer_count"] += 1
+                if w > self.cfg.max_wer:
+                    raise Rejected("asr_wer", key=keys[i], wer=round(w, 3), hypothesis=hyp)
+                if need_times and words:
+                    u = dataclasses.replace(u, words=asr_words(u, words), timing_source="asr")
+                out[keys[i]] = u
+        return out
+
+    def _transcribers(self):
+        """(greedy without temperature fallback, beam 5 with it): one model
+        underneath (asr._MODELS), built on first use."""
+        if self._asr is None:
+            from datagen.qc.asr import Transcriber
+
+            self._asr = (Transcriber(beam_size=1, fallback=False), Transcriber(beam_size=5))
+        return self._asr

@@ -202,6 +202,106 @@ def test_related_question_asks_about_a_name_not_a_verb():
     assert not any(w in q for q in asked for w in ("tends", "quickly", "Beyond"))
 
 
+# --- filler talks about the question's subject, not a word lifted from it (issue #13) ---
+
+GREAT_WALL = {
+    "question": "What long wall was built across northern China to keep out invaders?",
+    "answer": "the Great Wall",
+    "topic": "history",
+}
+_FILLER_SLOTS = ("about {k}", "behind {k}", "around {k}", "touch on {k}", "use {k}", "think about {k}")
+
+
+def _filler(answer: str, core_words: int) -> str:
+    """The padding after the core sentence (opener + core are the first sentences)."""
+    return " ".join(answer.split()[core_words:])
+
+
+def test_great_wall_filler_names_the_wall_never_northern():
+    from datagen.backends.llm.scripted import _qa
+
+    seen = set()
+    for seed in range(40):
+        text = _qa({**GREAT_WALL, "length": "long"}, random.Random(seed))["answer"]
+        assert "northern" not in text.lower() and "invaders" not in text.lower()
+        assert "about China" not in text and "around northern" not in text
+        seen.update(p for p in ("the Great Wall", "the long wall") if p in text)
+    assert seen == {"the Great Wall", "the long wall"}  # both the answer and the question's noun phrase
+
+
+def test_subjects_of_bundled_questions_are_noun_phrases():
+    from datagen.backends.llm.subject import question_phrases, subjects
+
+    cases = {
+        "What long wall was built across northern China to keep out invaders?": ["the long wall"],
+        "What is the capital of France?": ["the capital of France"],
+        "Who wrote The Hobbit?": ["The Hobbit"],
+        "Who wrote Romeo and Juliet?": ["Romeo and Juliet"],
+        "Which ocean lies between Europe and North America?": ["the ocean"],
+        "What is the name of the rail tunnel under the sea between England and France?": ["the rail tunnel"],
+        "What is a group of lions called?": ["a group of lions"],
+        "In which city is the Golden Gate Bridge?": ["the Golden Gate Bridge", "the city"],
+        "What appears when sunlight shines through raindrops?": [],  # no clear phrase: none, not "appears"
+        "How many planets are in our solar system?": [],
+        "why is the sky blue": ["the sky"],  # the predicate adjective is cut
+    }
+    for q, expected in cases.items():
+        assert question_phrases(q) == expected, q
+    assert subjects("What is seven times eight?", "fifty-six") == []  # numbers are not subjects
+    assert subjects("Which color of visible light has the longest wavelength?", "red") == [
+        "the color of visible light"
+    ]
+
+
+def test_filler_never_uses_a_lone_word_of_the_question():
+    """Over the bundled questions: every filler subject slot holds the answer, a
+    phrase of `subjects`, or "this"; never a single lowercase question word."""
+    import re
+
+    from datagen.backends.llm.scripted import ELABORATIONS, _qa
+    from datagen.backends.llm.subject import subjects
+
+    path = __import__("pathlib").Path(__import__("datagen").__file__).parent / "data" / "questions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()][::7]
+    slots = [re.compile(re.escape(t).replace(re.escape("{k}"), "(?P<k>.+?)").replace(re.escape("{t}"), ".+?"))
+             for t in ELABORATIONS if "{k}" in t]  # fmt: skip
+    checked = 0
+    for row in rows:
+        allowed = {s.lower() for s in subjects(row["question"], row["answer"])} | {"this"}
+        for seed in range(3):
+            text = _qa({**row, "length": "long"}, random.Random(seed))["answer"]
+            for sentence in re.split(r"(?<=[.!?]) ", text):
+                body = re.sub(r"^(\w+[,:]|\w+ \w+[,:]|And|Plus,|Oh, and) ", "", sentence).rstrip(".")
+                for pat in slots:
+                    if m := pat.fullmatch(body[:1].lower() + body[1:]):
+                        assert m.group("k").lower() in allowed, (row["question"], sentence)
+                        checked += 1
+    assert checked > 50
+
+
+def test_filler_without_answer_or_topic_is_still_sensible():
+    from datagen.backends.llm.scripted import _qa
+
+    ctx = {"question": "How many moons does Mars have?", "answer": "", "topic": "", "length": "medium"}
+    texts = {_qa(ctx, random.Random(s))["answer"] for s in range(10)}
+    lo, hi = LENGTH_WORDS["medium"]
+    for text in texts:
+        assert lo <= len(text.split()) <= hi
+        assert "moons" not in text.lower().replace("how many moons", "")  # no lifted word
+        assert "{" not in text and "  " not in text
+    assert len(texts) == 10
+    ctx = {"question": "Who painted the Mona Lisa?", "answer": "", "topic": "", "length": "long"}
+    text = _qa(ctx, random.Random(2))["answer"]
+    assert "the Mona Lisa" in text  # the question's own phrase stands in for the missing answer
+
+
+def test_subject_filler_is_deterministic_per_seed():
+    from datagen.backends.llm.scripted import _qa
+
+    ctx = {**GREAT_WALL, "length": "medium"}
+    assert [_qa(ctx, random.Random(s)) for s in range(5)] == [_qa(ctx, random.Random(s)) for s in range(5)]
+
+
 def test_long_user_turn_is_context_then_the_question():
     """Reads like speech: whole sentences (each a place for a cue), the question last, no answer."""
     for seed in range(30):

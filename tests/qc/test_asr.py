@@ -110,3 +110,79 @@ def test_asr_words_transcribes_when_not_given(heard):
     assert len(out) == len(words)
     if len(words) == len(CLEAR.split()):
         assert [w.text for w in out] == CLEAR.split()
+
+
+# --- packing several clips into one Whisper window ---------------------------
+
+PACKED = (
+    "Could you tell me who wrote the novel Pride and Prejudice?",
+    "The river was frozen for most of the winter.",
+    "Please send the report to the office by Friday.",
+)
+
+
+def test_pack_windows_keeps_order_and_the_window_limit():
+    win, gap = asr.PACK_WINDOW_S, asr.PACK_GAP_S
+    assert asr.pack_windows([]) == []
+    assert asr.pack_windows([3.0, 4.0, 5.0]) == [[0, 1, 2]]
+    assert asr.pack_windows([win - 2.0, 1.0, 3.0]) == [[0, 1], [2]]
+    # A clip longer than a window gets one of its own; its neighbours still pack.
+    assert asr.pack_windows([2.0, win + 5.0, 2.0, 2.0]) == [[0], [1], [2, 3]]
+    for durations in ([5.0] * 9, [9.0, 9.0, 9.0, 0.5, 12.0]):
+        for w in asr.pack_windows(durations):
+            assert len(w) == 1 or sum(durations[i] for i in w) + gap * (len(w) - 1) <= win
+
+
+def test_split_words_goes_by_midpoint_and_stays_inside_each_clip():
+    spans = [(0.0, 2.0), (3.0, 5.0)]
+    words = (Word("a", 0.1, 0.5), Word("b", 1.8, 2.4), Word("c", 2.7, 3.4), Word("d", 4.6, 5.3))
+    a, b = asr.split_words(words, spans)
+    assert [w.text for w in a] == ["a", "b"] and [w.text for w in b] == ["c", "d"]
+    assert (a[1].start, a[1].end) == pytest.approx((1.8, 2.0))  # clamped to the clip's end
+    assert (b[0].start, b[0].end) == pytest.approx((0.0, 0.4))  # shifted, clamped to its start
+    assert (b[1].start, b[1].end) == pytest.approx((1.6, 2.0))
+    assert asr.split_words((), spans) == [(), ()]
+
+
+@pytest.fixture(scope="module")
+def packed_vs_alone():
+    audios = [espeak(t) for t in PACKED]
+    tr = Transcriber(beam_size=1)
+    packed = tr.transcribe_packed([(a, SR) for a in audios])
+    windows = tr.last_windows
+    alone = [Transcriber(beam_size=1).transcribe(a, SR) for a in audios]
+    return audios, packed, windows, alone
+
+
+def test_packed_clips_share_a_window_and_keep_their_words(packed_vs_alone):
+    audios, packed, windows, _ = packed_vs_alone
+    assert windows == 1 and len(packed) == len(PACKED)
+    for text, audio, (hyp, words) in zip(PACKED, audios, packed, strict=True):
+        assert wer(text, hyp) <= 0.2, (text, hyp)
+        assert all(0.0 <= w.start <= w.end <= len(audio) / SR for w in words)
+    # No clip picks up its neighbour's words.
+    assert wer(PACKED[1], packed[0][0]) >= 0.8 and wer(PACKED[0], packed[1][0]) >= 0.8
+
+
+def test_packed_timings_match_one_clip_at_a_time(packed_vs_alone):
+    _, packed, _, alone = packed_vs_alone
+    diffs = []
+    for (_, pw), (_, aw) in zip(packed, alone, strict=True):
+        assert len(pw) == len(aw)
+        diffs += [abs(p.start - a.start) for p, a in zip(pw, aw, strict=True)]
+        diffs += [abs(p.end - a.end) for p, a in zip(pw, aw, strict=True)]
+    assert np.median(diffs) <= 0.06, diffs
+
+
+def test_untimed_words_when_not_asked(packed_vs_alone):
+    audios, *_ = packed_vs_alone
+    hyp, words = Transcriber(beam_size=1).transcribe(audios[0], SR, word_timestamps=False)
+    assert wer(PACKED[0], hyp) <= 0.2
+    assert [w.text for w in words] == hyp.split() and all(w.start == w.end == 0.0 for w in words)
+    # Alone in its window, a clip is timed only when asked; shared windows always are.
+    (_, untimed), (_, timed) = Transcriber(beam_size=1).transcribe_packed(
+        [(audios[0], SR), (np.zeros(int((asr.PACK_WINDOW_S + 1) * SR), np.float32), SR)], [False, True]
+    )
+    assert untimed and all(w.end == 0.0 for w in untimed)
+    with pytest.raises(ValueError):
+        Transcriber().transcribe_packed([(audios[0], SR)], [True, False])

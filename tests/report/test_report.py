@@ -220,15 +220,16 @@ def test_build_report(corpus):
     page = path.read_text(encoding="utf-8")
     for section in ("summary", "tasks", "rejects", "turntaking", "histograms", "timelines", "card"):
         assert f"id='{section}'" in page
-    # tasks bar chart + histograms + one timeline per dialogue
-    assert page.count("<img ") == 5
+    # tasks bar chart + histograms + supervisions-vs-audio figure + one timeline per dialogue
+    assert page.count("<img ") == 6
     sizes = _decode_pngs(page)
-    assert len(sizes) == 5 and all(w > 300 and h > 200 for w, h in sizes)
+    assert len(sizes) == 6 and all(w > 300 and h > 200 for w, h in sizes)
     assert "bad &lt;json&gt;" in page and "<json>" not in page
     assert "61.89" in page and "0.32" in page and "2505.17060" in page
     assert '<td>dialogues</td><td class="n">3</td>' in page
     assert "kept 3 + rejected 1 = 4 vs planned 4: OK" in page
-    assert build_report(corpus, max_timelines=1).read_text(encoding="utf-8").count("<img ") == 3
+    assert build_report(corpus, max_timelines=1).read_text(encoding="utf-8").count("<img ") == 4
+    assert build_report(corpus, max_timelines=1, vad_cuts=0).read_text(encoding="utf-8").count("<img ") == 3
 
 
 def test_default_report_draws_one_timeline_per_task_of_a_real_corpus(local_corpus, tmp_path):
@@ -239,7 +240,7 @@ def test_default_report_draws_one_timeline_per_task_of_a_real_corpus(local_corpu
 
     copy = tmp_path / "c"
     shutil.copytree(local_corpus, copy)
-    page = build_report(copy).read_text(encoding="utf-8")
+    page = build_report(copy, vad_cuts=0).read_text(encoding="utf-8")
     titles = re.findall(r"<h3>[^<]* \(([a-z_]+)\)</h3>", page)
     assert sorted(titles) == sorted(TASKS)
     assert "(assistant_backchannel)</h3>" in page

@@ -193,3 +193,49 @@ def test_short_cue_silero_misses_is_trimmed_by_energy_not_rejected():
     out = QCStage(Recipe(name="x", qc={"trim": "silero"})).process([vd])
     assert not out.rejects and out.counters["qc_short_cue_energy_trim"] == 1
     assert out.items[0].utterances["t0"].duration < 0.45
+
+
+def test_a_bad_packed_neighbour_does_not_fail_the_good_clip(voices):
+    """Question and answer share a Whisper window; only the mis-spoken one is blamed."""
+    wrong = "The weather in Tokyo is sunny and warm today."
+    s = stage(asr="faster_whisper", asr_roles=["user", "assistant"])
+    out = s.process([dialogue(voices, answer_text=wrong)])
+    (r,) = out.rejects
+    assert r.reason == "asr_wer" and json.loads(r.detail)["key"] == "t1"
+    assert out.counters["asr_windows"] == 1  # both clips were heard in one pass
+    # The question passed the packed pass; the answer failed it and failed alone too.
+    assert out.counters["asr_utterances"] == 2 and out.counters["asr_rechecked_alone"] == 1
+    bad_wer = json.loads(r.detail)["wer"]
+    assert bad_wer > 0.5 and out.counters["asr_wer_sum"] - bad_wer <= 0.2  # the question's WER
+
+
+def test_a_clip_the_packed_pass_mishears_is_kept_when_it_passes_alone(voices, monkeypatch):
+    """Whisper merging or dropping words across packed clips must never reject a good clip."""
+    from datagen.qc.asr import Transcriber
+
+    real = Transcriber.transcribe_packed
+
+    def merged(self, clips, word_timestamps=True):
+        heard = real(self, clips, word_timestamps)
+        return [("", ())] + heard[1:]  # the first clip's words went to nobody
+
+    monkeypatch.setattr(Transcriber, "transcribe_packed", merged)
+    out = stage(asr="faster_whisper", asr_roles=["user", "assistant"]).process([dialogue(voices)])
+    assert out.rejects == [] and out.counters["asr_rechecked_alone"] == 1
+    kept = out.items[0].utterances
+    assert kept["t0"].timing_source == kept["t1"].timing_source == "asr"
+    assert len(kept["t0"].words) == len(QUESTION.split())
+
+
+def test_packed_timings_match_the_one_clip_check(voices):
+    """Word timings that replace estimates are as good packed as alone."""
+    from datagen.qc.asr import Transcriber
+
+    out = stage(asr="faster_whisper", asr_roles=["user", "assistant"]).process([dialogue(voices)])
+    assert out.counters["asr_windows"] == 1 and out.counters["asr_rechecked_alone"] == 0
+    diffs = []
+    for u in out.items[0].utterances.values():
+        _, alone = Transcriber().transcribe(u.audio, u.sample_rate)  # beam 5, one clip: as before packing
+        assert u.timing_source == "asr" and len(u.words) == len(alone)
+        diffs += [abs(a.start - b.start) for a, b in zip(u.words, alone, strict=True)]
+    assert np.median(diffs) <= 0.06, diffs

@@ -8,10 +8,12 @@ LLM is asked for, so its output goes through the shared parser in
 
 Its text is built from the request context: answers restate the gold answer
 inside a sentence shaped by the question ("What is the capital of France?"
-+ "Paris" -> "The capital of France is Paris."), padded with topic-related
-remarks to the asked length. The templates are many and drawn with a
-per-request `random.Random(seed)`, so output is varied across seeds but
-identical for the same seed (no global random state is touched).
++ "Paris" -> "The capital of France is Paris."), padded to the asked length
+with remarks about the topic and about what the question is about: the
+answer or a noun phrase of the question ("the Great Wall", "the long wall"),
+found by `subject.subjects`, never a lone word lifted from the question.
+The templates are many and drawn with a per-request `random.Random(seed)`,
+so output is varied across seeds but identical for the same seed (no global random state is touched).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from datagen.backends.llm.base import LLMBackend, LLMRequest, LLMResponse
 from datagen.backends.llm.prompts import LENGTH_WORDS
+from datagen.backends.llm.subject import question_phrases, subjects
 from datagen.text.normalize import to_spoken
 
 # Phrase tables, kept compact by hand (one entry per line would double the file).
@@ -42,19 +45,21 @@ CONNECTIVES = (
     "Also,", "On top of that,", "And", "Interestingly,", "What's more,", "By the way,", "Plus,",
     "In fact,", "Funny enough,", "Beyond that,", "Another thing:", "Oh, and",
 )
-# Remarks that pad an answer to length; {t} is the topic, {k} a key word of the question.
+# Remarks that pad an answer to length; {t} is the topic, {k} what the question is about
+# (a noun phrase from `subject.subjects`, or "this"). {k} is never a sentence's grammatical
+# subject, so "chickpeas" and "the Great Wall" both agree with the verb.
 ELABORATIONS = (
     "people often find {t} more interesting than they expect",
-    "there is a surprising amount of history behind {t}",
+    "there is a surprising amount of history behind {k}",
     "a lot of what we know about {k} was worked out over many years",
-    "{k} comes up in quiz shows more often than you would think",
+    "questions about {k} come up in quiz shows more often than you would think",
     "if you ever read up on {t}, you will find plenty of stories like this one",
     "it's one of those facts about {t} that tends to stick",
     "experts on {t} still talk about {k} quite a bit",
     "the details around {k} are worth a closer look",
     "many people mix this up, so you're in good company asking",
     "it connects to a bunch of other things in {t}",
-    "the story of {k} is a nice way into {t} as a whole",
+    "the story behind {k} is a nice way into {t} as a whole",
     "once you know this, a lot about {t} makes more sense",
     "there are a few good documentaries that touch on {k}",
     "teachers like to use {k} as an example when they talk about {t}",
@@ -62,6 +67,10 @@ ELABORATIONS = (
     "you can find the same pattern in other parts of {t} too",
     "it has shaped how people think about {k} ever since",
     "I always enjoy questions about {t} like this one",
+    "when people learn about {k}, they usually want to know more",
+    "you hear about {k} a lot once you start looking",
+    "I like how {k} ties into the bigger picture of {t}",
+    "there's a good reason {k} gets mentioned so often",
 )
 FALLBACK_CORES = (
     "The answer is {a}.", "It's {a}.", "That would be {a}.", "The short answer is {a}.",
@@ -203,31 +212,33 @@ def core_sentence(question: str, answer: str, rng: random.Random) -> str:
     return rng.choice(FALLBACK_CORES).format(a=a)
 
 
-def _core(question: str, gold: str, topic: str, key: str, rng: random.Random) -> str:
+def _core(question: str, gold: str, topic: str, subs: list[str], rng: random.Random) -> str:
     """The answer's first sentence, in spoken form as the prompt asks a real LLM to write it
     (and so that word counts aimed at a length survive normalisation)."""
     if gold:
         return to_spoken(core_sentence(question, gold, rng))
-    return rng.choice(NO_GOLD_CORES).format(k=key, t=topic or "it")
+    return rng.choice(NO_GOLD_CORES).format(k=_about(subs, rng), t=topic or "it")
 
 
-def _key_word(question: str, topic: str, rng: random.Random) -> str:
-    """A word the question is about; participles and superlatives make poor subjects, so skip them."""
-    words = _content_words(question)
-    nouny = [w for w in words if not w.lower().endswith(("ed", "est", "ing", "ly"))]
-    pick = nouny or words
-    return rng.choice(pick) if pick else (topic or "this")
+def _about(subs: list[str], rng: random.Random) -> str:
+    """One thing to talk about: a phrase of `subjects` (never a lone word lifted from
+    the question), or "this" when the question offers none (a bare number question)."""
+    return rng.choice(subs) if subs else "this"
 
 
-def _fill(sentences: list[str], target: int, hi: int, ctx: dict[str, str], rng: random.Random) -> list[str]:
-    """Append topic remarks until the text reaches `target` words without passing `hi`."""
+def _fill(
+    sentences: list[str], target: int, hi: int, topic: str, subs: list[str], rng: random.Random
+) -> list[str]:
+    """Append remarks about the topic and the question's subjects until the text
+    reaches `target` words without passing `hi`; each remark draws its subject anew,
+    so a long answer says "the Great Wall" in one place and "the long wall" in another."""
     pool = list(ELABORATIONS)
     rng.shuffle(pool)
     words = sum(len(s.split()) for s in sentences)
     for template in pool:
         if words >= target:
             break
-        body = template.format(**ctx)
+        body = template.format(t=topic, k=_about(subs, rng))
         conn = rng.choice(CONNECTIVES) if rng.random() < 0.6 else ""
         sentence = _cap(f"{conn} {body}".strip()) + "."
         if words + len(sentence.split()) > hi:
@@ -238,14 +249,14 @@ def _fill(sentences: list[str], target: int, hi: int, ctx: dict[str, str], rng: 
 
 
 def _answer_text(
-    core: str, topic: str, key: str, length: str, rng: random.Random, opener: bool = True
+    core: str, topic: str, subs: list[str], length: str, rng: random.Random, opener: bool = True
 ) -> str:
     lo, hi = LENGTH_WORDS.get(length, LENGTH_WORDS["medium"])
     parts = [_join(rng.choice(OPENERS), core) if opener and rng.random() < 0.85 else core]
     closer = rng.choice(CLOSERS) if rng.random() < 0.4 else ""
     room = hi - len(closer.split())
     target = rng.randint(lo, max(lo, (lo + room) // 2))
-    parts = _fill(parts, target, room, {"t": topic or "this subject", "k": key}, rng)
+    parts = _fill(parts, target, room, topic or "this subject", subs, rng)
     if closer:
         parts.append(closer)
     return " ".join(parts)
@@ -253,10 +264,10 @@ def _answer_text(
 
 def _qa(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     q, topic = str(c.get("question", "")), str(c.get("topic") or "")
-    key = _key_word(q, topic, rng)
     gold = str(c.get("answer") or "")
-    core = _core(q, gold, topic, key, rng)
-    return {"answer": _answer_text(core, topic, key, str(c.get("length") or "medium"), rng)}
+    subs = subjects(q, gold)
+    core = _core(q, gold, topic, subs, rng)
+    return {"answer": _answer_text(core, topic, subs, str(c.get("length") or "medium"), rng)}
 
 
 def _ask(question: str, lead: str) -> str:
@@ -282,11 +293,11 @@ def _dialogue(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
             q = q.format(t=topic or "that")
         lead = rng.choice(FIRST_LEAD_INS if i == 0 else LEAD_INS)
         turns.append({"speaker": "A", "text": _ask(q, lead)})
-        key = _key_word(q, topic, rng)
-        core = _core(q, gold, topic, key, rng)
+        subs = subjects(q, gold)
+        core = _core(q, gold, topic, subs, rng)
         parts = [_join(rng.choice(OPENERS), core) if rng.random() < 0.5 else core]
         if rng.random() < 0.5:
-            parts = _fill(parts, len(" ".join(parts).split()) + 1, 40, {"t": topic or "this", "k": key}, rng)
+            parts = _fill(parts, len(" ".join(parts).split()) + 1, 40, topic or "this", subs, rng)
         turns.append({"speaker": "B", "text": " ".join(parts)})
     return {"turns": turns}
 
@@ -335,11 +346,33 @@ def _related(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return {"question": rng.choice(RELATED_TEMPLATES).format(x=x)}
 
 
+# The phrase a related question asks about, recovered from any of its templates.
+_RELATED_X = tuple(
+    re.compile("^" + re.escape(t).replace(re.escape("{x}"), "(?P<x>.+?)") + "$", re.IGNORECASE)
+    for t in RELATED_TEMPLATES
+)
+
+
+def _asked_about(question: str) -> str:
+    """What a follow-up question asks about: the {x} of a related-question template
+    ("Wait, what do you mean by the World's Fair?"), else the question's first noun
+    phrase, else ""."""
+    q = question.strip()
+    for pattern in _RELATED_X:
+        if m := pattern.match(q):
+            return m.group("x").strip()
+    phrases = question_phrases(q)
+    return phrases[0] if phrases else ""
+
+
 def _followup(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     q, topic = str(c.get("question", "")), str(c.get("topic") or "")
-    key = _key_word(q, topic, rng).lower()
-    core = rng.choice(FOLLOWUP_CORES).format(x=key, X=_cap(key), t=topic or "the subject")
-    return {"answer": _answer_text(core, topic, key, str(c.get("length") or "short"), rng, opener=False)}
+    x = _asked_about(q)
+    prev = subjects(str(c.get("previous_question") or ""))
+    subs = [x, *prev] if x else prev
+    x = x or "that"
+    core = rng.choice(FOLLOWUP_CORES).format(x=x, X=_cap(x), t=topic or "the subject")
+    return {"answer": _answer_text(core, topic, subs, str(c.get("length") or "short"), rng, opener=False)}
 
 
 def _distractor(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -357,10 +390,10 @@ def _long_turn(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """A user's long turn read from the question: a situation sentence, one or two
     remarks, then the question, so it splits into stretches at sentence ends."""
     q, topic = str(c.get("question", "")), str(c.get("topic") or "")
-    key = _key_word(q, topic, rng)
-    key = key if key[:1].isupper() and key.lower() not in STOPWORDS else key.lower()
-    fill = {"t": topic or "trivia", "k": key}
-    remarks = rng.sample(REMARKS, rng.randint(1, 2))
+    phrases = question_phrases(q)  # the question's noun phrases, never the answer
+    fill = {"t": topic or "trivia", "k": rng.choice(phrases) if phrases else ""}
+    pool = [r for r in REMARKS if phrases or "{k}" not in r]
+    remarks = rng.sample(pool, rng.randint(1, 2))
     parts = [rng.choice(SITUATIONS).format(**fill), *(r.format(**fill) for r in remarks)]
     parts.append(_ask(q, rng.choice(ASK_LEADS)))
     return {"text": to_spoken(" ".join(parts))}
