@@ -25,7 +25,7 @@ help:
 	@echo "make lint     ruff"
 	@echo "make report   HTML report of $(OUT)"
 	@echo "make bench    throughput and memory benchmarks"
-	@echo "make eval-sets   the evaluation sets (recipes/eval/): CI 200, CD 200, turn-taking, pause, echo"
+	@echo "make eval-sets   the evaluation sets (recipes/eval/): CI 200, CD 200, turn-taking, pause, echo, assistant_backchannel"
 	@echo "make exports DIR=manifests/eval_pause FORMAT=fdb  export a corpus (nemo moshi fdb hf) to exports/"
 	@echo "make train-sft   SFT of the tiny CPU model on $(OUT) ($(TRAIN)); rerun to resume"
 	@echo "make errors      stream the trained model over the eval sets: $(ERRORS)"
@@ -74,7 +74,8 @@ bench: $(STAMP)
 manifests/eval_%/stats.json: | $(STAMP)
 	$(BIN)/datagen run recipes/eval/$*.yaml
 
-EVAL_SETS := context_independent context_dependent $(foreach s,$(QA_SETS),turn_taking_$(s)) pause echo
+EVAL_SETS := context_independent context_dependent $(foreach s,$(QA_SETS),turn_taking_$(s)) pause echo \
+	assistant_backchannel
 eval-sets: $(foreach s,$(EVAL_SETS),manifests/eval_$(s)/stats.json)
 
 $(OUT)/stats.json: | $(STAMP)

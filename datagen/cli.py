@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from datagen.config import RecipeError, load_recipe
+from datagen.records import TASKS
 
 app = typer.Typer(
     help="Make training data for full-duplex spoken-dialogue models.",
@@ -96,7 +97,9 @@ def validate(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
 @app.command()
 def report(
     out: Path = typer.Argument(..., help="A corpus folder"),
-    timelines: int = typer.Option(8, help="How many dialogue timelines to plot"),
+    timelines: int = typer.Option(
+        len(TASKS), help="How many dialogue timelines to plot (default: one per task, if there)"
+    ),
     vad_cuts: int = typer.Option(
         200, help="How many dialogues (a fixed sample) get turn-taking figures from silero-vad; 0: none"
     ),

@@ -132,6 +132,29 @@ class PauseConfig(Strict):
     in_multi_turn_prob: float = Field(0.2, ge=0, le=1)
 
 
+class AssistantBackchannelConfig(Strict):
+    """The assistant's own cues in a user's long turn (task assistant_backchannel).
+
+    The user speaks in stretches split at sentence boundaries. After a stretch
+    ends, the assistant decides to say a cue like a turn (docs/labels.md rule 1)
+    with a gap drawn from `onset_s`: listeners place backchannels at the ends
+    of a speaker's phrases and in the pauses after them (Ward & Tsukahara
+    2000; Heldner, Hjalmarsson & Edlund 2013), and a model cannot speak sooner
+    than `synth_delay_s` + a block (0.40 s), so the range starts there and
+    stays under the answer gap's median-plus-spread. The user
+    resumes `resume_s` after the cue's audio ends: a speaker who paused for a
+    backchannel goes on once it is heard; a slight overlap (negative) is
+    common and keeps the two from sounding scripted. The user's dip is then
+    onset + cue + resume, about 0.7-1.5 s: a cue is only ever said in a dip
+    long enough to hold one, and the label that differs from the `pause` task
+    (keep silent) is the cue itself, at a sentence end rather than mid-clause.
+    """
+
+    per_turn: tuple[int, int] = (1, 2)  # cues per long turn (fewer if it has fewer sentence ends)
+    onset_s: tuple[float, float] = (0.4, 0.8)  # end of the user's stretch -> the cue's audio
+    resume_s: tuple[float, float] = (-0.1, 0.3)  # end of the cue -> the user goes on
+
+
 class EchoConfig(Strict):
     """The assistant's own voice leaking into channel 0 (Moshi: gain 0.2,
     100-500 ms delay, reverb, 30% of samples). The reverb is the room's
@@ -241,6 +264,7 @@ class TimelineConfig(Strict):
     gap: GapConfig = GapConfig()
     user_gap: UserGapConfig = UserGapConfig()
     pause: PauseConfig = PauseConfig()
+    assistant_backchannel: AssistantBackchannelConfig = AssistantBackchannelConfig()
     backchannels_per_turn: tuple[int, int] = (1, 3)
     interrupt_at: tuple[float, float] = (0.3, 0.7)  # share of the answer's words before a barge-in
     interrupter_gain_db: tuple[float, float] = (-9.0, 0.0)

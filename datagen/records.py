@@ -28,11 +28,18 @@ TASKS: tuple[str, ...] = (
     "barge_in_related",  # related question (user or third party); stop, then answer it
     "distractor",  # unrelated third-party question/remark; keep talking
     "no_interruption",  # a long answer nobody interrupts; finish it
+    # The user speaks a long turn (context, then a question); the assistant says a
+    # short cue ("mm-hmm") in a dip between sentences without taking the floor,
+    # then answers once the user is done. Without it a model never learns to
+    # backchannel itself (SALMONN-omni rarely does: its data had none).
+    "assistant_backchannel",
 )
 
 # What an overlay (speech laid over an assistant turn) expects the assistant to do.
 Expect = Literal["continue", "stop"]
 OVERLAY_KINDS: tuple[str, ...] = ("backchannel", "barge_in", "related_question", "distractor")
+# The assistant's own cue said in a dip of a user's turn (task assistant_backchannel).
+CUE_KIND = "assistant_backchannel"
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,16 @@ class Question:
 
 @dataclass(frozen=True)
 class Overlay:
-    """Speech by someone else laid over an assistant turn.
+    """Speech by someone else laid over another speaker's turn.
 
-    `at_word` is the index of the assistant word during which it starts; the
-    composer turns it into a time from the assistant's word timings.
-    `expect` is the behaviour the data teaches: keep talking or stop.
+    Over an assistant turn (backchannels, barge-ins, ...): `at_word` is the index
+    of the assistant word during which it starts; the composer turns it into a
+    time from the assistant's word timings. `expect` is the behaviour the data
+    teaches: keep talking or stop.
+
+    Over a user turn (kind CUE_KIND, role assistant): the assistant's short cue.
+    `at_word` is where the user's turn is split (the cue falls in the dip after
+    word `at_word - 1`); `expect` "continue": the user keeps the floor.
     """
 
     kind: str  # one of OVERLAY_KINDS
@@ -69,8 +81,9 @@ class Turn:
     """One turn of a dialogue's script.
 
     `pause_after_word` (user turns) splits the turn into two stretches of
-    speech with a pause between them. `overlays` (assistant turns) are
-    backchannels, barge-ins and distractors said over it.
+    speech with a pause between them. `overlays` on an assistant turn are
+    backchannels, barge-ins and distractors said over it; on a user turn, the
+    assistant's cues (CUE_KIND), each splitting the turn at its `at_word`.
     """
 
     role: Role
@@ -78,6 +91,22 @@ class Turn:
     speaker: str = ""
     pause_after_word: int | None = None
     overlays: tuple[Overlay, ...] = ()
+
+    @property
+    def breaks(self) -> tuple[int, ...]:
+        """Word indices where this turn's speech is split into stretches: its
+        pause, or the dips that hold the assistant's cues (user turns only)."""
+        if self.pause_after_word is not None:
+            return (self.pause_after_word,)
+        if self.role == "assistant":
+            return ()
+        return tuple(sorted(ov.at_word for ov in self.overlays if ov.kind == CUE_KIND))
+
+    def stretches(self) -> tuple[str, ...]:
+        """The turn's text cut at its `breaks`: what is voiced as "tN", "tNp1", "tNp2", ..."""
+        words = self.text.split()
+        edges = (0, *self.breaks, len(words))
+        return tuple(" ".join(words[a:b]) for a, b in zip(edges, edges[1:], strict=False))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ SMALL = [
     "qc.asr=none",  # the ASR round trip has its own end-to-end test
     "qc.trim=energy",
     "mix={qa: 1, multi_turn: 1, pause: 1, backchannel: 2, barge_in_user: 1, barge_in_third_party: 1, "
-    "barge_in_related: 2, distractor: 2, no_interruption: 1}",
+    "barge_in_related: 2, distractor: 1, no_interruption: 1, assistant_backchannel: 1}",
 ]
 
 

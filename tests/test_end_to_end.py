@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,6 +50,7 @@ def test_events_carry_expected_behaviour(local_corpus):
     assert seen["backchannel"] == {"continue"} and seen["distractor"] == {"continue"}
     assert seen["barge_in"] == {"stop"} and seen["related_question"] == {"stop"}
     assert seen["pause"] == {"listen"} and seen["finish"] == {"listen"}
+    assert seen["assistant_backchannel"] == {"cue"}
     roles = {e["role"] for c in _cuts(local_corpus) for e in c.custom["events"] if e["kind"] == "barge_in"}
     assert roles == {"user", "third_party"}
 
@@ -63,6 +65,56 @@ def test_interrupted_turns_record_spoken_text(local_corpus):
                 assert s.text.split()[: len(spoken)] == spoken
                 n += 1
     assert n >= 3
+
+
+def test_assistant_cues_sit_in_the_users_dips(local_corpus):
+    """Each cue: on channel 1, after one stretch of the user's turn and before (or just
+    as) the next begins, with its own <shift>, tokens, <shift> in the label track."""
+    cuts = [c for c in _cuts(local_corpus) if c.custom["task"] == "assistant_backchannel"]
+    assert cuts
+    for cut in cuts:
+        sups = sorted(cut.supervisions, key=lambda s: s.start)
+        user = [s for s in sups if s.channel == 0]
+        cues = [s for s in sups if s.custom["kind"] == "assistant_backchannel"]
+        answer = [s for s in sups if s.channel == 1 and s.custom["kind"] == "turn"]
+        assert len(user) == len(cues) + 1 and len(answer) == 1 and 1 <= len(cues) <= 2
+        assert all(s.custom["kind"] == "pause_part" for s in user)
+        events = [e for e in cut.custom["events"] if e["kind"] == "assistant_backchannel"]
+        assert len(events) == len(cues)
+        for k, (c, e) in enumerate(zip(cues, events, strict=True)):
+            assert c.channel == 1 and c.custom["role"] == "assistant" and c.text == e["detail"]["text"]
+            d = e["detail"]  # the cue's voice (its file may end in trimmed-to-pad silence)
+            assert d["dip_start"] == pytest.approx(user[k].end, abs=1e-3) and user[k].end < c.start
+            assert d["audio_start"] < d["end"] <= d["resume"] + 0.1 + 1e-3
+            assert d["resume"] == pytest.approx(user[k + 1].start, abs=1e-3)
+        assert answer[0].start > user[-1].end
+        labels = cut.load_labels()
+        shifts = np.flatnonzero(labels == 1)
+        assert len(shifts) == 2 * (len(cues) + 1)
+        for k, c in enumerate(cues):
+            speak, stop = shifts[2 * k], shifts[2 * k + 1]
+            assert abs(speak * 0.08 + 0.32 - c.start) < 0.1 and abs(stop * 0.08 - c.end) < 0.1
+            assert np.all(labels[speak + 1 : speak + 2] >= 2)  # the cue's tokens follow its <shift>
+
+
+def test_tiny_recipe_with_its_own_qc_builds_and_validates_the_task_from_the_cli(tmp_path):
+    """`datagen run recipes/tiny.yaml` (silero trimming, the ASR round trip; cues skip it)
+    and `datagen validate`, as a user runs them."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "abc"
+    args = ["--set", "dialogues=3", "--set", "mix={assistant_backchannel: 1}", "--executor", "local"]
+    cmd = [sys.executable, "-m", "datagen", "run", "recipes/tiny.yaml", "--out", str(out), *args]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["kept"] == 3 and stats["counters"]["asr_skipped_cues"] >= 3
+    check = subprocess.run(
+        [sys.executable, "-m", "datagen", "validate", str(out)], cwd=root, capture_output=True, text=True
+    )
+    assert check.returncode == 0 and "OK: 3 cuts pass every check" in check.stdout, check.stdout
 
 
 def test_ray_run_matches_local(local_corpus, tmp_path, ray_tmp):
@@ -93,9 +145,10 @@ def test_same_seed_same_corpus_whatever_the_sharding(local_corpus, tmp_path):
 def test_same_recipe_and_seed_give_the_same_bytes(tmp_path):
     """Not just the same content: the same files, byte for byte (no write times inside)."""
     a, b = tmp_path / "a", tmp_path / "b"
-    run(small_recipe("dialogues=2", "mix={backchannel: 1}"), out=str(a), executor="local", quiet=True)
+    recipe = ("dialogues=2", "mix={backchannel: 1, assistant_backchannel: 1}")
+    run(small_recipe(*recipe), out=str(a), executor="local", quiet=True)
     time.sleep(1.1)  # a second apart, so a timestamp anywhere in a file would show
-    run(small_recipe("dialogues=2", "mix={backchannel: 1}"), out=str(b), executor="local", quiet=True)
+    run(small_recipe(*recipe), out=str(b), executor="local", quiet=True)
     files = sorted(p.name for p in (a / "shar").iterdir())
     assert files and files == sorted(p.name for p in (b / "shar").iterdir())
     for name in files:

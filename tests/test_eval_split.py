@@ -39,7 +39,7 @@ def drawn(path: Path) -> dict[str, set[str]]:
         for d in dialogues
         for t in d.turns
         for o in t.overlays
-        if o.kind in ("backchannel", "barge_in", "distractor")
+        if o.kind in ("backchannel", "barge_in", "distractor", "assistant_backchannel")
     }
     pools = SpeechStage(recipe).pools
     voices = {s.id for role in ("user", "third_party") for s in pools[role]}

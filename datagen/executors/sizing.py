@@ -157,6 +157,8 @@ PER_TASK = {
     "barge_in_related": (3, 4, 38.0),
     "distractor": (1.5, 3, 42.0),
     "no_interruption": (1, 2, 42.0),
+    # long user turn + answer; 2-3 stretches, 1-2 cues, the answer (estimated, not yet measured)
+    "assistant_backchannel": (2, 5, 26.0),
 }
 
 

@@ -40,7 +40,7 @@ class Sup:
     channel: int
     role: str  # user, assistant, third_party
     speaker: str
-    kind: str  # turn, pause_part, backchannel, barge_in, related_question, distractor
+    kind: str  # turn, pause_part, backchannel, barge_in, related_question, distractor, assistant_backchannel
     text: str
     spoken_text: str
     expect: str

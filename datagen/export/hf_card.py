@@ -208,12 +208,13 @@ _COLUMNS = """| column | type | holds |
 |---|---|---|
 | `id` | string | dialogue id |
 | `task` | string | the behaviour the dialogue teaches (qa, multi_turn, pause, backchannel, \
-barge_in_*, distractor, ...) |
+barge_in_*, distractor, assistant_backchannel, ...) |
 | `duration` | float64 | seconds |
 | `environment` | Audio | channel 0: user and third-party speech, noise, the assistant's echo |
 | `assistant` | Audio | channel 1: the assistant's clean speech, silence elsewhere |
 | `supervisions` | list of struct | start, end (s), channel, role (user/assistant/third_party), \
-speaker, kind (turn, pause_part, backchannel, barge_in, related_question, distractor), text, \
+speaker, kind (turn, pause_part, backchannel, barge_in, related_question, distractor, \
+assistant_backchannel), text, \
 spoken_text (the heard prefix of a turn cut short), expect, turn, words (word, start, end) |
 | `events` | list of struct | kind, time (s), role, expect, detail (JSON string; keys depend on the kind) |
 | `labels` | list of int32 | the label track, one id per block (see above) |

@@ -14,6 +14,7 @@ import html
 import json
 from pathlib import Path
 
+from datagen.records import TASKS
 from datagen.report.audio_turns import ECHO_TAIL_S, AudioTurns, audio_turns
 from datagen.report.collect import CorpusSummary, accounting_line, collect
 from datagen.report.plots import audio_vs_supervision_png, histograms_png, tasks_png, timeline_pngs
@@ -246,7 +247,9 @@ from human conversation.</li>
 </ul>"""
 
 
-def render_html(summary: CorpusSummary, max_timelines: int = 8, audio: AudioTurns | None = None) -> str:
+def render_html(
+    summary: CorpusSummary, max_timelines: int = len(TASKS), audio: AudioTurns | None = None
+) -> str:
     """The report page for a summary (build_report writes it); `audio` adds the VAD-based figures."""
     timelines = timeline_pngs(summary, max_timelines) if max_timelines > 0 else []
     parts = [
@@ -271,7 +274,7 @@ def render_html(summary: CorpusSummary, max_timelines: int = 8, audio: AudioTurn
     return "\n".join(parts)
 
 
-def build_report(out_dir: Path | str, max_timelines: int = 8, vad_cuts: int = 200) -> Path:
+def build_report(out_dir: Path | str, max_timelines: int = len(TASKS), vad_cuts: int = 200) -> Path:
     """Write `OUT/report/index.html` for a corpus folder; returns its path. Atomic: temp file + rename.
 
     `vad_cuts` caps how many dialogues get audio-based (silero-vad) turn-taking

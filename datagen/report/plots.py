@@ -26,6 +26,7 @@ EVENT_COLORS = {
     "distractor": "#e4a21b",
     "stop": "#d62728",
     "finish": "#3b9c4a",
+    "assistant_backchannel": "#2ca02c",  # the assistant's own cue in a dip of the user's turn
 }
 # Label strip colours: <think>, <shift>, text token.
 LABEL_COLORS = ("#dddddd", "#d62728", "#4a7fb5")
@@ -120,7 +121,7 @@ def histograms_png(summary: CorpusSummary) -> bytes:
     return _png(fig)
 
 
-def pick_timelines(summary: CorpusSummary, max_n: int = 8) -> list[CutRow]:
+def pick_timelines(summary: CorpusSummary, max_n: int = len(TASKS)) -> list[CutRow]:
     """Rows to draw: the first dialogue of each task (in TASKS order), then more of the commonest.
 
     Taking the first occurrences keeps the picks in the earliest shards, so
@@ -250,7 +251,7 @@ def timeline_png(cut, title: str = "") -> bytes:
     return _png(fig)
 
 
-def timeline_pngs(summary: CorpusSummary, max_n: int = 8) -> list[tuple[CutRow, bytes]]:
+def timeline_pngs(summary: CorpusSummary, max_n: int = len(TASKS)) -> list[tuple[CutRow, bytes]]:
     """Timelines of up to `max_n` dialogues covering distinct tasks, loading only their shards' audio."""
     picks = pick_timelines(summary, max_n)
     wanted = {r.id: r for r in picks}

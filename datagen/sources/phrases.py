@@ -1,4 +1,4 @@
-"""Phrase banks: backchannels, interruptions and distractors.
+"""Phrase banks: backchannels, interruptions, distractors and the assistant's own cues.
 
 Overlays on assistant turns are drawn from these banks. Each phrase names its
 split, because evaluation must use phrases the model never heard in training
@@ -30,6 +30,8 @@ BANKS: dict[str, dict[str, tuple[str, ...]]] = {
         "who": ("user", "third_party", "any"),
     },
     "distractors": {"kind": ("question", "remark")},
+    # Said by the assistant itself in a dip of the user's long turn (assistant_backchannel).
+    "assistant_backchannels": {"length": ("short", "medium")},
 }
 
 # who= filter for interruptions: a phrase tagged "any" suits either speaker.

@@ -21,7 +21,7 @@ from collections import Counter
 
 from datagen.config import QCConfig, Recipe
 from datagen.qc.signal import max_seconds_for, signal_problem
-from datagen.records import Dialogue, Utterance, VoicedDialogue
+from datagen.records import CUE_KIND, Dialogue, Utterance, VoicedDialogue
 from datagen.stages.base import Resources, Stage, StageOutput
 
 SHORT_CUE_S = 1.0  # below this, silero's verdict "no speech" is not trusted
@@ -88,9 +88,13 @@ class QCStage(Stage):
         if total > self.cfg.max_dialogue_s:
             raise Rejected("too_long", key="dialogue", seconds=round(total, 2), max_s=self.cfg.max_dialogue_s)
         if self.cfg.asr == "faster_whisper":
-            utts.update(
-                self._asr_check({k: u for k, u in utts.items() if u.role in self.cfg.asr_roles}, counters)
-            )
+            asr = {k: u for k, u in utts.items() if u.role in self.cfg.asr_roles}
+            for key in [k for k in asr if utterance_kind(vd.dialogue, k) == CUE_KIND]:
+                # An interjection's WER means nothing (ASR writes "mm-hmm" as "Mhm",
+                # "Mm-hmm." or not at all); its audio passed the signal checks.
+                del asr[key]
+                counters["asr_skipped_cues"] += 1
+            utts.update(self._asr_check(asr, counters))
         return dataclasses.replace(vd, utterances=utts)
 
     def _check_utterance(self, dialogue: Dialogue, key: str, u: Utterance, counters: Counter) -> Utterance:

@@ -42,12 +42,10 @@ def utterance_texts(d: Dialogue) -> list[tuple[str, str, str, str]]:
     """(key, text, role, kind) for everything said in a dialogue."""
     items = []
     for i, t in enumerate(d.turns):
-        if t.pause_after_word is not None:
-            words = t.text.split()
-            items.append((f"t{i}", " ".join(words[: t.pause_after_word]), t.role, "turn"))
-            items.append((f"t{i}p1", " ".join(words[t.pause_after_word :]), t.role, "turn"))
-        else:
-            items.append((f"t{i}", t.text, t.role, "turn"))
+        # A paused turn, or a long turn with the assistant's cues in its dips, is
+        # voiced in stretches: t3, t3p1, t3p2, ...
+        for k, text in enumerate(t.stretches()):
+            items.append((f"t{i}p{k}" if k else f"t{i}", text, t.role, "turn"))
         for j, ov in enumerate(t.overlays):
             items.append((f"t{i}o{j}", ov.text, ov.role, ov.kind))
     return items

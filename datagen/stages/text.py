@@ -4,9 +4,9 @@ The LLM is asked in up to three rounds per batch (answers and dialogues;
 then related questions and distractors, which need the answer; then the
 answers to related questions), one `generate` call per round, so a batch
 backend (vLLM) sees whole batches. Events (pauses, backchannels, barge-ins,
-distractors) are decided here, with the behaviour each expects, from the
-dialogue's own seed. Output that does not parse rejects the dialogue with
-the raw text kept.
+distractors, the assistant's own cues in a long user turn) are decided here,
+with the behaviour each expects, from the dialogue's own seed. Output that
+does not parse rejects the dialogue with the raw text kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from datagen.backends.llm.base import LLMRequest, LLMUnavailable
 from datagen.backends.llm.prompts import make_request, parse_response
 from datagen.backends.registry import make_llm
-from datagen.records import Dialogue, DialoguePlan, Overlay, Turn
+from datagen.records import CUE_KIND, Dialogue, DialoguePlan, Overlay, Turn
 from datagen.sources.phrases import load_phrases
 from datagen.stages.base import Stage, StageOutput
 from datagen.text.normalize import normalize_for_tts
@@ -163,6 +163,10 @@ class TextStage(Stage):
                 "questions": [{"question": x.text, "answer": x.answer} for x in p.questions],
             }
             return make_request(f"{p.id}/dialogue", "dialogue", ctx, p.seed), self._on_dialogue(d)
+        if p.task == CUE_KIND:  # the user's long turn first; its answer in round 2
+            ctx = {"question": q.text, "answer": q.answer, "topic": q.topic}
+            req = make_request(f"{p.id}/long_user_turn", "long_user_turn", ctx, p.seed)
+            return req, self._on_long_turn(d)
         length = "long" if p.task in LONG_TASKS else ("short", "medium")[int(rng.integers(2))]
         ctx = {"question": q.text, "answer": q.answer, "topic": q.topic, "length": length}
         d.turns.append(Turn("user", normalize_for_tts(q.text)))
@@ -171,6 +175,12 @@ class TextStage(Stage):
     def _on_dialogue(self, d: _Draft):
         def take(turns: list[tuple[str, str]]) -> None:
             d.turns.extend(Turn(role, text) for role, text in turns)
+
+        return take
+
+    def _on_long_turn(self, d: _Draft):
+        def take(text: str) -> None:
+            d.turns.insert(0, Turn("user", text))
 
         return take
 
@@ -201,6 +211,11 @@ class TextStage(Stage):
             return make_request(
                 f"{p.id}/distractor", "distractor", ctx, p.seed
             ), lambda text: d.pending.__setitem__("distractor", text)
+        if p.task == CUE_KIND:  # answer the question the long turn ends with
+            q = p.questions[0]
+            length = ("short", "medium")[int(rng.integers(2))]
+            ctx = {"question": q.text, "answer": q.answer, "topic": q.topic, "length": length}
+            return make_request(f"{p.id}/qa_answer", "qa_answer", ctx, p.seed), self._on_answer(d, 1)
         if p.task != "multi_turn" and len(p.questions) > 1:
             q = p.questions[1]
             d.turns.append(Turn("user", normalize_for_tts(q.text)))
@@ -233,6 +248,25 @@ class TextStage(Stage):
     def _pick(self, bank: str, rng, who: str | None = None) -> str:
         phrases = load_phrases(bank, self.recipe.split, who)
         return phrases[int(rng.integers(len(phrases)))].text
+
+    def _cues(self, text: str, rng) -> tuple[Overlay, ...]:
+        """The assistant's cues in a long user turn: at sentence ends (never after the
+        last sentence, which is the question), each leaving 3+ words on both sides,
+        `per_turn` of them (fewer if the turn has fewer such ends), distinct phrases."""
+        words = text.split()
+        ends = [k + 1 for k, w in enumerate(words[:-1]) if w.endswith((".", "!", "?"))]
+        ends = [k for k in ends if 3 <= k <= len(words) - 3]
+        if not ends:
+            raise ValueError("long user turn has no sentence end to hold a cue (needs 2+ sentences)")
+        lo, hi = self.recipe.timeline.assistant_backchannel.per_turn
+        count = min(int(rng.integers(lo, hi + 1)), len(ends))
+        at = sorted(ends[int(i)] for i in rng.choice(len(ends), size=count, replace=False))
+        phrases = load_phrases("assistant_backchannels", self.recipe.split)
+        picks = rng.choice(len(phrases), size=count, replace=count > len(phrases))
+        return tuple(
+            Overlay(CUE_KIND, "assistant", phrases[int(j)].text, k, "continue")
+            for k, j in zip(at, picks, strict=True)
+        )
 
     def _finish(self, d: _Draft) -> Dialogue:
         p, cfg = d.plan, self.recipe.timeline
@@ -277,6 +311,8 @@ class TextStage(Stage):
             )
         if overlays:
             turns[answer_idx] = Turn("assistant", turns[answer_idx].text, overlays=tuple(overlays))
+        if task == CUE_KIND:
+            turns[0] = Turn("user", turns[0].text, overlays=self._cues(turns[0].text, rng))
         pause_prob = 1.0 if task == "pause" else cfg.pause.in_multi_turn_prob if task == "multi_turn" else 0.0
         for i, t in enumerate(turns):
             words = t.text.split()

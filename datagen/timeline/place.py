@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datagen.config import TimelineConfig
-from datagen.records import Event, Segment, Utterance, VoicedDialogue, Word
+from datagen.records import CUE_KIND, Event, Segment, Utterance, VoicedDialogue, Word
 from datagen.timeline.rng import uniform
 
 EPS = 1e-9
@@ -233,10 +233,50 @@ class _Layout:
                 Event("pause", end0, turn.role, "listen", {"duration": round(pause, 4), "turn": i})
             )
             end = self.put(f"{key}p1", ENV, end0 + pause, i, "pause_part")
+        elif turn.breaks:
+            end = self.cue_turn(i, start)
         else:
             end = self.put(key, ENV, start, i, "turn")
         self.env_end = max(self.env_end, end)
         self.floor_free = max(self.floor_free, end)
+
+    def cue_turn(self, i: int, start: float) -> float:
+        """A long user turn in stretches, with the assistant's cue in the dip after each
+        but the last. A cue is decided like a turn (rule 1, its gap drawn from
+        `assistant_backchannel.onset_s`), is an ordinary speaking span on channel 1,
+        and the user goes on `resume_s` after its audio ends. Returns the turn's end."""
+        cfg, block, bc = self.cfg, self.cfg.block_s, self.cfg.assistant_backchannel
+        turn = self.vd.dialogue.turns[i]
+        cues = sorted(
+            ((j, ov) for j, ov in enumerate(turn.overlays) if ov.kind == CUE_KIND), key=lambda c: c[1].at_word
+        )
+        t = start
+        for k, (j, ov) in enumerate(cues):
+            end = self.put(f"t{i}p{k}" if k else f"t{i}", ENV, t, i, "pause_part")
+            u = self.utt(f"t{i}o{j}")
+            runs = voiced_runs_of(u)
+            lead, last_voice = (runs[0][0], runs[-1][1]) if runs else (0.0, u.duration)
+            gap = max(uniform(self.rng, bc.onset_s), cfg.synth_delay_s + block)
+            decide = max(_ceil_block(end, block), _ceil_block(end + gap - cfg.synth_delay_s, block))
+            if self.spans:
+                decide = max(decide, self.spans[-1].stop_block + 1)
+            audio_start = decide * block + cfg.synth_delay_s - lead
+            natural_end = audio_start + last_voice
+            stop_block = int(natural_end / block + EPS)  # the block holding its last voiced frame
+            self.put(f"t{i}o{j}", ASSISTANT, audio_start, i, CUE_KIND, "finish")
+            t = max(natural_end + uniform(self.rng, bc.resume_s), audio_start + lead + block)
+            detail = {
+                "turn": i,
+                "cue": j,
+                "text": ov.text,
+                "dip_start": round(end, 4),
+                "audio_start": round(audio_start + lead, 4),
+                "end": round(natural_end, 4),
+                "resume": round(t, 4),
+            }
+            self.events.append(Event(CUE_KIND, decide * block, "assistant", "cue", detail))
+            self.spans.append(Span(i, ov.text, decide, stop_block, audio_start, natural_end, False))
+        return self.put(f"t{i}p{len(cues)}", ENV, t, i, "pause_part")
 
     # -- assistant turns ------------------------------------------------------------
     def assistant_turn(self, i: int) -> None:
@@ -246,8 +286,8 @@ class _Layout:
         heard = self.env_end
         gap = assistant_gap(self.rng, cfg)
         decide = max(_ceil_block(heard, block), _ceil_block(heard + gap - cfg.synth_delay_s, block))
-        if self.last_assistant is not None:
-            decide = max(decide, self.last_assistant.stop_block + 1)
+        if self.spans:  # after the last answer, or the last cue said in the user's turn
+            decide = max(decide, self.spans[-1].stop_block + 1)
         # Anchor on audible voice (judged as the checks judge it), not on the
         # file's edges: a quiet lead-in or tail must not shift what the labels say.
         runs = voiced_runs_of(u)

@@ -143,11 +143,13 @@ def build(
     pairs = []
     for cat in CATEGORIES:
         keep = _pick(found[cat], cap, seed, "pair_id")
-        kept = {p["pair_id"] for p in keep}
+        # By identity, not pair_id: two mistakes on one cut can diverge at the same block
+        # (react_late and ignore_barge_in do) and share an id; each is still one line.
+        kept = {id(p) for p in keep}
         rejected += [
             {"cut_id": p["cut_id"], "reason": "over_category_cap", "category": cat}
             for p in found[cat]
-            if p["pair_id"] not in kept
+            if id(p) not in kept
         ]
         pairs += keep
     for p in pairs:

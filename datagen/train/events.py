@@ -12,23 +12,29 @@ Event kinds:
   assistant answer, expecting `stop` or `continue`.
 - `silence`: an answer of a `no_interruption` dialogue, the "silent samples"
   of SALMONN-omni's context-dependent set (expects `continue`).
+- `assistant_backchannel`: a dip in the user's long turn where the assistant
+  says a short cue and hands the floor back (expects `speak`): `time` the dip's
+  start, `end` where the user goes on. The turn the answer then takes starts at
+  the user's last stretch after the last cue (a cue is not a cut-in).
 """
 
 from __future__ import annotations
 
-from datagen.train.answers import Answer
+from datagen.train.answers import Answer, assistant_turns
 
 OVERLAYS = ("backchannel", "barge_in", "related_question", "distractor")
+CUE = "assistant_backchannel"  # the assistant's own cue in a user's turn (datagen.records.CUE_KIND)
 ENV_TURN_KINDS = ("turn", "pause_part", "related_question")
 
 
-def _answered_speech(cut, speak_time: float):
+def _answered_speech(cut, speak_time: float, after: float = -1.0):
     """The channel-0 speech an answer deciding at `speak_time` responds to: the last
-    user/third-party turn (or related question) that started before the decision."""
+    user/third-party turn (or related question) that started before the decision,
+    counting only stretches that start after `after` (the last cue said before it)."""
     cands = [
         s
         for s in cut.supervisions
-        if s.channel == 0 and (s.custom or {}).get("kind") in ENV_TURN_KINDS and s.start < speak_time
+        if s.channel == 0 and (s.custom or {}).get("kind") in ENV_TURN_KINDS and after < s.start < speak_time
     ]
     if not cands:
         return None, []
@@ -59,8 +65,30 @@ def gold_record(cut, answers: list[Answer], block_s: float) -> dict:
                 [round(e["time"], 4), round(e["time"] + e["detail"]["duration"], 4)]
             )
     events: list[dict] = []
+    # `answers` are the assistant's supervisions in order (answers.answers_of); cues among them
+    is_cue = [(s.custom or {}).get("kind") == CUE for s in assistant_turns(cut)]
+    is_cue = is_cue if len(is_cue) == len(answers) else [False] * len(answers)
+    cue_events = iter(e for e in cut.custom.get("events", []) if e["kind"] == CUE)
+    cue_speaks = [a.gold_speak * block_s for a, c in zip(answers, is_cue, strict=True) if c]
     for k, a in enumerate(answers):
-        last, parts = _answered_speech(cut, a.gold_speak * block_s)
+        if is_cue[k]:
+            e = next(cue_events, None)
+            if e is None:
+                continue
+            events.append(
+                {
+                    "kind": CUE,
+                    "who": "user",
+                    "time": round(e["detail"]["dip_start"], 4),
+                    "end": round(e["detail"]["resume"], 4),
+                    "expect": "speak",
+                    "answer": k,
+                    "gold_block": a.gold_speak,
+                }
+            )
+            continue
+        speak = a.gold_speak * block_s
+        last, parts = _answered_speech(cut, speak, max((t for t in cue_speaks if t < speak), default=-1.0))
         if last is None:
             continue
         events.append(

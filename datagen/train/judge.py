@@ -22,6 +22,11 @@ that is when its token is emitted. Latencies are measured to that moment.
 - `silence` (an answer nobody interrupts): stopping it early is a false stop.
 - A stop more than `early_blocks` before the end of the answer's audio that
   reacts to no event is an `early_stop`.
+- `assistant_backchannel` (a dip in the user's long turn): a speak-`<shift>`
+  in the dip (its start to where the user goes on) whose span stops by then
+  (+ `react_window_s`) is a cue, `ok`; one that talks on is `took_floor`; no
+  speak in the dip is `no_cue`. A cue is not a turn: the answer's `turn`
+  event starts at the user's last stretch.
 
 Error categories are SALMONN-omni's five (REFERENCE.md §1); turn-taking
 errors and consequences of an earlier error (`not_speaking`) have none.
@@ -98,6 +103,18 @@ def _judge_overlay(ev: dict, spans: Sequence[SpeakSpan], block: float, cfg: Scor
     return out | ({"block": ev["gold_block"]} if late else {"block": sp.stop})
 
 
+def _judge_cue(ev: dict, spans: Sequence[SpeakSpan], block: float, cfg: ScoreConfig) -> dict:
+    first, last = _block(ev["time"], block), _block(ev["end"], block)
+    said = [sp for sp in spans if first <= sp.speak <= last]
+    if not said:
+        return {"outcome": "no_cue", "block": ev["gold_block"]}
+    sp = said[0]
+    if sp.stop is None or sp.stop > _block(ev["end"] + cfg.react_window_s, block):
+        return {"outcome": "took_floor", "block": sp.speak}
+    latency = round(((sp.speak + 1) * block - ev["time"]) * 1000)
+    return {"outcome": "ok", "block": sp.speak, "latency_ms": latency}
+
+
 def _judge_silence(ev: dict, spans: Sequence[SpeakSpan], answers: list[dict], cfg: ScoreConfig) -> dict:
     k = ev["answer"]
     if k >= len(spans):
@@ -143,6 +160,8 @@ def judge(record: dict, predicted: Sequence[int], cfg: ScoreConfig) -> dict:
             v = _judge_turn(ev, spans, block, cfg)
         elif ev["kind"] == "silence":
             v = _judge_silence(ev, spans, record["answers"], cfg)
+        elif ev["kind"] == "assistant_backchannel":
+            v = _judge_cue(ev, spans, block, cfg)
         else:
             v = _judge_overlay(ev, spans, block, cfg)
         verdicts.append(v)

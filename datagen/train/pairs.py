@@ -33,7 +33,7 @@ def target_spans(line: dict, verdict: dict, answer_tokens: Sequence[Sequence[int
     for ev, v in zip(line["events"], verdict["verdicts"], strict=True):
         if v["outcome"] != "ok":
             continue
-        if ev["kind"] == "turn":
+        if ev["kind"] in ("turn", "assistant_backchannel"):  # both judge a speak decision
             speak_ok.setdefault(ev["answer"], v["block"])
         elif ev["expect"] == "stop" and v.get("block") is not None:
             stop_ok.setdefault(ev["answer"], v["block"])

@@ -10,7 +10,10 @@ trusted, so a log from any model scores the same way.
   context-independent (barge-ins by user or third party vs backchannels) and
   context-dependent (related questions vs distractors and silent samples);
 - early-stop rate: uninterrupted answers the model ended early;
-- latencies (ms): end of user speech -> speak decision; barge-in onset -> stop decision.
+- latencies (ms): end of user speech -> speak decision; barge-in onset -> stop decision;
+- cue success (assistant_backchannel): dips of a user's long turn where the model said
+  a cue and handed the floor back (not `no_cue`, not `took_floor`), and its latency
+  from the dip's start.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
     """Figures for one set of predicted tracks over the logged dialogues."""
     turns_ok = turns = 0
     counts = {s: Counter() for s in ("ci", "cd")}
-    lat = {"turn": [], "ci": [], "cd": []}
+    lat = {"turn": [], "ci": [], "cd": [], "cue": []}
+    cues: Counter = Counter()
     early = finished = 0
     cats: Counter = Counter()
     for line, track in zip(lines, tracks, strict=True):
@@ -56,6 +60,11 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
                 turns_ok += verdict["outcome"] == "ok"
                 if "latency_ms" in verdict:
                     lat["turn"].append(verdict["latency_ms"])
+                continue
+            if ev["kind"] == "assistant_backchannel":
+                cues[verdict["outcome"]] += 1
+                if "latency_ms" in verdict:
+                    lat["cue"].append(verdict["latency_ms"])
                 continue
             s = SETTING[ev["kind"]]
             pos, pred = ev["expect"] == "stop", verdict["predicted_stop"]
@@ -78,6 +87,9 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
         "early_stop_rate": round(early / finished, 4) if finished else None,
         "answers_spoken_to_the_end_expected": finished,
         "turn_latency_ms": _lat(lat["turn"]),
+        "cue_success": round(cues["ok"] / sum(cues.values()), 4) if cues else None,
+        "cues": dict(cues),
+        "cue_latency_ms": _lat(lat["cue"]),
         "categories": dict(cats),
     }
     for s in ("ci", "cd"):
@@ -160,6 +172,7 @@ ROWS = (
     ("CD stop recall", lambda m: m["cd"]["recall"]),
     ("CD stop F1", lambda m: m["cd"]["f1"]),
     ("early-stop rate", lambda m: m["early_stop_rate"]),
+    ("cue success (assistant backchannel)", lambda m: m.get("cue_success")),
     ("turn latency, median ms", lambda m: m["turn_latency_ms"].get("median")),
     ("CI stop latency, median ms", lambda m: m["ci"]["stop_latency_ms"].get("median")),
     ("CD stop latency, median ms", lambda m: m["cd"]["stop_latency_ms"].get("median")),

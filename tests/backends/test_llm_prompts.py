@@ -46,6 +46,7 @@ CONTEXTS = {
         "length": "short",
     },
     "distractor": {"topic": "volcanoes"},
+    "long_user_turn": {"question": "What is the capital of Peru?", "answer": "Lima", "topic": "geography"},
 }
 
 
@@ -254,3 +255,18 @@ def test_every_error_name_is_documented():
         "wrong_turn_count",
         "too_long",
     }
+
+
+def test_long_user_turn_prompt_asks_for_context_then_the_question():
+    ctx = CONTEXTS["long_user_turn"]
+    prompt = build_messages("long_user_turn", ctx)[1]["content"]
+    assert ctx["question"] in prompt and "then the question itself, last" in prompt
+    assert "Do not give away the answer (Lima)" in prompt
+    ok = json.dumps({"text": "I was in Peru last year. It was lovely. What is its capital?"})
+    assert parse_response("long_user_turn", ok, ctx) == (
+        "I was in Peru last year. It was lovely. What is its capital?",
+        "",
+    )
+    rambling = json.dumps({"text": "So. " * 100})
+    assert parse_response("long_user_turn", rambling, ctx) == (None, "too_long")
+    assert parse_response("long_user_turn", "just some prose here", ctx) == (None, "not_json")

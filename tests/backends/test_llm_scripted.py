@@ -36,6 +36,7 @@ def _ctx(kind: str, i: int = 0, length: str = "medium") -> dict:
         "followup_answer": {"question": "Wait, who was Gustave Eiffel?", "previous_question": q,
                             "previous_answer": ANSWER_SO_FAR, "topic": topic, "length": length},
         "distractor": {"topic": topic},
+        "long_user_turn": {"question": q, "answer": a, "topic": topic},
     }[kind]  # fmt: skip
 
 
@@ -299,3 +300,18 @@ def test_subject_filler_is_deterministic_per_seed():
 
     ctx = {**GREAT_WALL, "length": "medium"}
     assert [_qa(ctx, random.Random(s)) for s in range(5)] == [_qa(ctx, random.Random(s)) for s in range(5)]
+
+
+def test_long_user_turn_is_context_then_the_question():
+    """Reads like speech: whole sentences (each a place for a cue), the question last, no answer."""
+    for seed in range(30):
+        q, a, topic = QUESTIONS[seed % len(QUESTIONS)]
+        _, (text, error) = _gen("long_user_turn", _ctx("long_user_turn", seed), seed)
+        assert error == ""
+        sentences = [s for s in text.replace("?", "?|").replace(".", ".|").split("|") if s.strip()]
+        assert 3 <= len(sentences) <= 5, text
+        assert text.endswith("?")
+        tail = normalize_for_tts(q).rstrip("?").lower().split()[-3:]
+        assert " ".join(tail) in text.lower(), (q, text)  # the question itself ends the turn
+        assert not a or a.lower() not in text.lower()  # the user asks; the answer is not given away
+        assert normalize_for_tts(text) == text  # already in spoken form

@@ -230,3 +230,17 @@ def test_build_report(corpus):
     assert "kept 3 + rejected 1 = 4 vs planned 4: OK" in page
     assert build_report(corpus, max_timelines=1).read_text(encoding="utf-8").count("<img ") == 4
     assert build_report(corpus, max_timelines=1, vad_cuts=0).read_text(encoding="utf-8").count("<img ") == 3
+
+
+def test_default_report_draws_one_timeline_per_task_of_a_real_corpus(local_corpus, tmp_path):
+    """The default `datagen report` shows every task of the session corpus, the
+    assistant's own backchannels included (the last task, so a cap below the task
+    count would leave it out)."""
+    from datagen.records import TASKS
+
+    copy = tmp_path / "c"
+    shutil.copytree(local_corpus, copy)
+    page = build_report(copy, vad_cuts=0).read_text(encoding="utf-8")
+    titles = re.findall(r"<h3>[^<]* \(([a-z_]+)\)</h3>", page)
+    assert sorted(titles) == sorted(TASKS)
+    assert "(assistant_backchannel)</h3>" in page

@@ -12,7 +12,7 @@ import yaml
 from datagen.sources.phrases import BANKS, Phrase, PhraseBankError, load_phrases, parse_phrase_banks
 from datagen.text.normalize import normalize_for_tts
 
-MIN_SIZES = {"backchannels": 45, "interruptions": 130, "distractors": 70}
+MIN_SIZES = {"backchannels": 45, "interruptions": 130, "distractors": 70, "assistant_backchannels": 25}
 
 
 def _raw() -> dict:
@@ -161,3 +161,24 @@ def test_validator_requires_eval_coverage():
             e["split"] = "train"
     with pytest.raises(PhraseBankError, match="eval.*third_party"):
         parse_phrase_banks(data)
+
+
+def test_a_phrase_in_two_banks_has_one_split():
+    """The user's and the assistant's cues share words ("I see"); a phrase an eval set
+    hears from one side must not be one a training set used on the other."""
+
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s']", " ", text.casefold()).split())
+
+    seen: dict[str, tuple[str, str]] = {}
+    for bank in BANKS:
+        for split in ("train", "eval"):
+            for p in load_phrases(bank, split):
+                other = seen.setdefault(norm(p.text), (bank, split))
+                assert other[1] == split, f"{p.text!r}: {split} in {bank}, {other[1]} in {other[0]}"
+
+
+def test_assistant_cues_are_short_and_never_questions():
+    for split in ("train", "eval"):
+        for p in load_phrases("assistant_backchannels", split):
+            assert _words(p.text) <= 3 and "?" not in p.text, p.text

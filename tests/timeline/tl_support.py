@@ -52,12 +52,9 @@ def voiced(turns: list[Turn], durations: dict[str, float], task: str = "qa") -> 
     d = Dialogue(id="d1", task=task, turns=tuple(turns), seed=1)
     utts: dict[str, Utterance] = {}
     for i, t in enumerate(turns):
-        if t.pause_after_word is not None:
-            w = t.text.split()
-            utts[f"t{i}"] = utt(f"t{i}", " ".join(w[: t.pause_after_word]), t.role, durations[f"t{i}"])
-            utts[f"t{i}p1"] = utt(f"t{i}p1", " ".join(w[t.pause_after_word :]), t.role, durations[f"t{i}p1"])
-        else:
-            utts[f"t{i}"] = utt(f"t{i}", t.text, t.role, durations[f"t{i}"])
+        for k, text in enumerate(t.stretches()):  # a paused or cued turn: t0, t0p1, t0p2, ...
+            key = f"t{i}p{k}" if k else f"t{i}"
+            utts[key] = utt(key, text, t.role, durations[key])
         for j, ov in enumerate(t.overlays):
             utts[f"t{i}o{j}"] = utt(f"t{i}o{j}", ov.text, ov.role, durations[f"t{i}o{j}"])
     return VoicedDialogue(d, utts)

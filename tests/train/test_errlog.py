@@ -28,7 +28,14 @@ def _gold(rec):
 
 def test_lines_from_every_task_validate_and_read_back(records, tmp_path):
     lines = [make_line(r, _gold(r), "gold", ScoreConfig()) for r in records]
-    assert {r["task"] for r in records} >= {"qa", "pause", "backchannel", "barge_in_user", "barge_in_related"}
+    assert {r["task"] for r in records} >= {
+        "qa",
+        "pause",
+        "backchannel",
+        "barge_in_user",
+        "barge_in_related",
+        "assistant_backchannel",
+    }
     for line in lines:
         assert schema_problem(line) is None
         assert line["category"] is None and line["predicted_shifts"] == line["gold_shifts"]
@@ -51,6 +58,7 @@ def test_the_gold_log_scores_perfectly(records, tmp_path):
     m = res["model"]
     assert m["turn_taking_success"] == 1.0 and m["ci"]["f1"] == 1.0 and m["cd"]["f1"] == 1.0
     assert m["early_stop_rate"] == 0.0
+    assert m["cue_success"] == 1.0 and m["cues"]["ok"] >= 1  # its cues, in the dips, handed back
     assert json.loads((tmp_path / "score.json").read_text())["model"] == m
     # the rule baselines are scored on the same dialogues, with the audio found via the log
     for name in ("baseline_a", "baseline_b"):

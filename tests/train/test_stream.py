@@ -15,12 +15,12 @@ from datagen.train.stream import decode
 from datagen.train.tracks import spans_of
 
 
-def _shifty(model, vocab, batch):
+def _shifty(model, vocab, batch, seed=1):
     """Make an untrained model's <shift> depend on what it hears, so that it speaks
     and stops now and then: a fixed function of the hidden state, which both the
     streaming and the full pass go through. (An untrained model's hidden states
     barely move, so the function is scaled to how much they do on this batch.)"""
-    direction = torch.randn(model.base.config.hidden_size, generator=torch.Generator().manual_seed(1))
+    direction = torch.randn(model.base.config.hidden_size, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         seq = model.sequence(model.audio_embeddings(batch["env"], batch["asst"]), batch["tokens"])
         s = model.decoder()(inputs_embeds=seq).last_hidden_state[0, 3::5] @ direction
@@ -50,9 +50,18 @@ def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text):
     d0 = dialogues[0]
     alternating = np.zeros(d0.n_blocks, dtype=np.int32)
     alternating[::30] = SHIFT_ID  # both turn states, so the calibration straddles them
-    _shifty(model, vocab, run.batcher([d0.env], [np.zeros_like(d0.env)], [alternating]))
-    tracks, waves = decode(model, dialogues, 0.08, 0, torch.device("cpu"), own_text=own_text)
-    n_shifts = sum(int((t == SHIFT_ID).sum()) for t in tracks)
+    calibration = run.batcher([d0.env], [np.zeros_like(d0.env)], [alternating])
+    # Whether a random direction makes the untrained model speak on these dialogues
+    # depends on its initial weights (the builtin vocabulary's size among them): try a
+    # few. What is tested is below, on whichever track speaks and stops.
+    head = model.head
+    for seed in range(1, 7):
+        model.head = head
+        _shifty(model, vocab, calibration, seed)
+        tracks, waves = decode(model, dialogues, 0.08, 0, torch.device("cpu"), own_text=own_text)
+        n_shifts = sum(int((t == SHIFT_ID).sum()) for t in tracks)
+        if n_shifts >= 4:
+            break
     assert n_shifts >= 4, f"the test model should speak and stop ({n_shifts} shifts)"
     for d, track, wave in zip(dialogues, tracks, waves, strict=True):
         assert len(track) == d.n_blocks

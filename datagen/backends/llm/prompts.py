@@ -16,7 +16,14 @@ from typing import Any
 
 from datagen.backends.llm.base import LLMRequest
 
-KINDS: tuple[str, ...] = ("qa_answer", "dialogue", "related_question", "followup_answer", "distractor")
+KINDS: tuple[str, ...] = (
+    "qa_answer",
+    "dialogue",
+    "related_question",
+    "followup_answer",
+    "distractor",
+    "long_user_turn",
+)
 
 # Target answer lengths in words. Long answers exist so there is time for a
 # barge-in or backchannel to land in the middle of them.
@@ -28,6 +35,7 @@ LENGTH_WORDS: dict[str, tuple[int, int]] = {"short": (15, 35), "medium": (35, 70
 _SLACK = 1.5
 _MAX_SHORT_UTTERANCE = 40  # related questions, distractors
 _MAX_DIALOGUE_TURN = 120
+_MAX_LONG_TURN = 90  # a long user turn: 2-4 sentences of context and the question
 
 ERRORS: tuple[str, ...] = (
     "empty",
@@ -55,6 +63,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "followup_answer": _obj("answer"),
     "related_question": _obj("question"),
     "distractor": _obj("text"),
+    "long_user_turn": _obj("text"),
     "dialogue": {
         "type": "object",
         "properties": {
@@ -82,6 +91,7 @@ _FIELD: dict[str, str] = {
     "followup_answer": "answer",
     "related_question": "question",
     "distractor": "text",
+    "long_user_turn": "text",
 }
 # Kinds where a model that ignored the JSON request still gave usable prose.
 _PROSE_OK = frozenset({"qa_answer", "followup_answer"})
@@ -94,6 +104,7 @@ DEFAULT_MAX_TOKENS: dict[str, int] = {
     "related_question": 80,
     "distractor": 80,
     "dialogue": 900,
+    "long_user_turn": 250,
 }
 
 SYSTEM_PROMPT = (
@@ -180,12 +191,29 @@ def _distractor_prompt(c: dict[str, Any]) -> str:
     )
 
 
+def _long_turn_prompt(c: dict[str, Any]) -> str:
+    gold = str(c.get("answer") or "").strip()
+    lines = [
+        f"Topic: {c.get('topic') or 'general knowledge'}",
+        f"Question: {c['question']}",
+        "Write what a user says out loud to a voice assistant in one long turn: first two to four "
+        "short spoken sentences of context, such as what happened to them or why they are wondering, "
+        "then the question itself, last, in their own words. Each sentence under twenty words, each "
+        "ending with a full stop or a question mark. Only the user speaks; do not answer the question.",
+    ]
+    if gold:
+        lines.append(f"Do not give away the answer ({gold}).")
+    lines.append('Return JSON: {"text": "..."}')
+    return "\n".join(lines)
+
+
 _PROMPTS = {
     "qa_answer": _qa_prompt,
     "dialogue": _dialogue_prompt,
     "related_question": _related_prompt,
     "followup_answer": _followup_prompt,
     "distractor": _distractor_prompt,
+    "long_user_turn": _long_turn_prompt,
 }
 
 
@@ -261,6 +289,8 @@ def _max_words(kind: str, context: dict[str, Any]) -> int:
     if kind in ("qa_answer", "followup_answer"):
         hi = _length(context, "medium" if kind == "qa_answer" else "short")[1]
         return int(hi * _SLACK)
+    if kind == "long_user_turn":
+        return _MAX_LONG_TURN
     return _MAX_SHORT_UTTERANCE
 
 

@@ -113,6 +113,33 @@ DISTRACTOR_LINES = (
     "your phone is ringing in the kitchen.", "should we order pizza tonight?", "the package just arrived.",
     "I think I left the oven on.", "can you help me move this chair?",
 )
+# A user's long turn (long_user_turn): a situation, a remark or two, then the question.
+# {t} is the topic, {k} a key word of the question.
+SITUATIONS = (
+    "So my friends and I were talking about {t} last night.",
+    "I was reading something about {t} on the train this morning.",
+    "My daughter had a homework question about {t} yesterday.",
+    "We had a quiz night at work, and one round was all about {t}.",
+    "I was watching a documentary about {t} the other evening.",
+    "My neighbour and I got into a little debate about {t}.",
+    "I've been trying to learn more about {t} lately.",
+    "Okay, so this came up at dinner with my parents.",
+    "My brother sent me a message about {t} this morning.",
+    "I was doing a crossword puzzle over breakfast.",
+)
+REMARKS = (
+    "Somebody mentioned {k}, and I realised I wasn't sure about it.",
+    "Nobody could agree, and it went on for ages.",
+    "I thought I knew the answer, but now I'm not so sure.",
+    "We looked it up, but the websites said different things.",
+    "It kept bugging me the whole way home.",
+    "I said I'd ask you, because you usually know this stuff.",
+    "My memory says one thing, but I don't trust it.",
+    "It's one of those things you feel you should just know.",
+    "I guessed, but I'd like to be sure before I say anything.",
+    "And now I really want to settle it.",
+)
+ASK_LEADS = ("So,", "Anyway,", "So my question is,", "So tell me,", "Basically,", "")
 # fmt: on
 STOPWORDS = frozenset(
     "a an the and or but so of to in on at by for with from into about as is are was were be been being "
@@ -359,12 +386,26 @@ def _distractor(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return {"text": f"{call} {line}" if call else _cap(line)}
 
 
+def _long_turn(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A user's long turn read from the question: a situation sentence, one or two
+    remarks, then the question, so it splits into stretches at sentence ends."""
+    q, topic = str(c.get("question", "")), str(c.get("topic") or "")
+    phrases = question_phrases(q)  # the question's noun phrases, never the answer
+    fill = {"t": topic or "trivia", "k": rng.choice(phrases) if phrases else ""}
+    pool = [r for r in REMARKS if phrases or "{k}" not in r]
+    remarks = rng.sample(pool, rng.randint(1, 2))
+    parts = [rng.choice(SITUATIONS).format(**fill), *(r.format(**fill) for r in remarks)]
+    parts.append(_ask(q, rng.choice(ASK_LEADS)))
+    return {"text": to_spoken(" ".join(parts))}
+
+
 GENERATORS: dict[str, Callable[[dict[str, Any], random.Random], dict[str, Any]]] = {
     "qa_answer": _qa,
     "dialogue": _dialogue,
     "related_question": _related,
     "followup_answer": _followup,
     "distractor": _distractor,
+    "long_user_turn": _long_turn,
 }
 
 

@@ -1,0 +1,91 @@
+"""The judge and the scorer on assistant_backchannel dialogues: a cue in the dip of the
+user's long turn, then the answer after the last stretch."""
+
+from datagen.train.config import ScoreConfig
+from datagen.train.errlog import consistency_problem, schema_problem
+from datagen.train.judge import judge
+from datagen.train.score import metrics, table
+from datagen.train.tracks import SpeakSpan, render
+
+B = 0.08
+CFG = ScoreConfig()
+
+
+def record(n=250):
+    """User stretches 0.4-2.0 s and 3.2-5.0 s; the dip 2.0-3.2 s holds the gold cue
+    (speak 28, stop 36); the answer speaks at block 70 (after 5.0 s), 80 blocks long."""
+    answers = [
+        {"turn": 0, "gold_speak": 28, "gold_stop": 36, "natural_blocks": 8, "expect": "finish"},
+        {"turn": 1, "gold_speak": 70, "gold_stop": 150, "natural_blocks": 80, "expect": "finish"},
+    ]
+    events = [
+        {
+            "kind": "assistant_backchannel",
+            "who": "user",
+            "time": 2.0,
+            "end": 3.2,
+            "expect": "speak",
+            "answer": 0,
+            "gold_block": 28,
+        },
+        {
+            "kind": "turn",
+            "who": "user",
+            "time": 3.2,
+            "end": 5.0,
+            "expect": "speak",
+            "answer": 1,
+            "gold_block": 70,
+            "pauses": [],
+        },
+    ]
+    task = "assistant_backchannel"
+    return {"block_s": B, "num_blocks": n, "task": task, "answers": answers, "events": events}
+
+
+def spans(*pairs):
+    return render(250, [SpeakSpan(a, b, (5, 6)) for a, b in pairs])
+
+
+def outcomes(track):
+    return [v["outcome"] for v in judge(record(), track, CFG)["verdicts"]]
+
+
+def test_gold_track_is_right_everywhere():
+    v = judge(record(), spans((28, 36), (70, 150)), CFG)
+    assert [x["outcome"] for x in v["verdicts"]] == ["ok", "ok"] and v["errors"] == []
+    assert v["verdicts"][0]["latency_ms"] == round((29 * B - 2.0) * 1000)
+
+
+def test_no_cue_took_floor_and_a_cut_in():
+    assert outcomes(spans((70, 150))) == ["no_cue", "ok"]  # answered fine, never cued
+    assert outcomes(spans((28, None))) == ["took_floor", "no_response"]  # talked on through the user
+    # a cue, then the answer started while the user was still speaking
+    assert outcomes(spans((28, 36), (50, 130))) == ["ok", "cut_in"]
+
+
+def test_scored_as_cue_success_beside_the_rest():
+    lines = [record(), record(), record()]
+    tracks = [spans((28, 36), (70, 150)), spans((70, 150)), spans((28, None))]
+    m = metrics(lines, tracks, CFG)
+    assert m["cue_success"] == round(1 / 3, 4) and m["cues"] == {"ok": 1, "no_cue": 1, "took_floor": 1}
+    assert m["turns"] == 3 and m["turn_taking_success"] == round(2 / 3, 4)
+    assert "cue success (assistant backchannel) | 0.333" in table({"model": m})
+    assert metrics([record()], [spans((70, 150))], CFG)["ci"]["tp"] == 0  # not a stop event
+
+
+def test_error_log_schema_accepts_the_event():
+    rec = record()
+    track = spans((28, 36), (70, 150))
+    line = {
+        "schema": "duplex-error-log/1",
+        "cut_id": "c",
+        "checkpoint": "gold",
+        "tokenizer": "builtin",
+        "gold_shifts": [28, 36, 70, 150],
+        "predicted_shifts": [28, 36, 70, 150],
+        "predicted": [int(x) for x in track],
+        "category": None,
+        **rec,
+    }
+    assert schema_problem(line) is None and consistency_problem(line) is None
