@@ -143,8 +143,7 @@ def build(
     pairs = []
     for cat in CATEGORIES:
         keep = _pick(found[cat], cap, seed, "pair_id")
-        # By identity, not pair_id: two mistakes on one cut can diverge at the same block
-        # (react_late and ignore_barge_in do) and share an id; each is still one line.
+        # By identity: a log that holds one line twice gives two equal pair ids.
         kept = {id(p) for p in keep}
         rejected += [
             {"cut_id": p["cut_id"], "reason": "over_category_cap", "category": cat}

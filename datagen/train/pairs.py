@@ -15,6 +15,7 @@ identical up to the first real mistake, and differ at it.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -66,6 +67,10 @@ def voice(track: np.ndarray, n_answers: int) -> list[list]:
     return [[k, sp.speak, sp.stop] for k, sp in enumerate(spans_of(track)) if k < n_answers]
 
 
+def _crc(text) -> str:
+    return f"{zlib.crc32(str(text).encode()):08x}"
+
+
 def make_pair(
     line: dict, answer_tokens: Sequence[Sequence[int]], cfg: ScoreConfig
 ) -> tuple[dict | None, str]:
@@ -82,7 +87,9 @@ def make_pair(
     n = len(line["answers"])
     return {
         "schema": PAIR_SCHEMA,
-        "pair_id": f"{line['cut_id']}:{verdict['category']}:{f}",
+        # The checkpoint's hash keeps ids unique when logs of several models (or several
+        # simulated mistakes) on one cut are pooled: two can diverge at the same block.
+        "pair_id": f"{line['cut_id']}:{verdict['category']}:{f}:{_crc(line['checkpoint'])}",
         "cut_id": line["cut_id"],
         "corpus": line.get("corpus"),
         "task": line["task"],

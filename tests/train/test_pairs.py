@@ -138,3 +138,9 @@ def test_simulate_needs_no_model(local_corpus, tmp_path):
     assert stats["pairs"] > 0 and stats["source"] == "simulated"
     with pytest.raises(ValueError, match="unknown simulated mistake"):
         build(None, [str(local_corpus)], tmp_path / "x", simulate_mix={"sneeze": 1.0})
+
+
+def test_pair_ids_are_unique_when_mistakes_on_one_cut_are_pooled(dialogues):
+    pairs = [make_pair(line, tokens, ScoreConfig())[0] for line, tokens, _ in _simulated(dialogues)]
+    ids = [p["pair_id"] for p in pairs if p is not None]
+    assert len(ids) > 1 and len(set(ids)) == len(ids)
