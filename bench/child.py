@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class WorkerRSS:
-    """Peak resident memory of each Ray Data pool worker (processes named ray::MapWorker...)."""
+    """Peak resident memory of each Ray pool worker: plain actors (ray::_StageGroup, a CPU
+    box) or Ray Data's (ray::MapWorker..., GPU pools); see datagen/executors/ray_exec.py."""
 
     def __init__(self, every_s: float = 0.2):
         self.peak: dict[int, int] = {}
@@ -41,7 +42,7 @@ class WorkerRSS:
             for p in psutil.process_iter(["pid", "name", "cmdline"]):
                 try:
                     line = " ".join(p.info["cmdline"] or []) or p.info["name"] or ""
-                    if "ray::" in line and "MapWorker" in line:
+                    if "ray::" in line and ("MapWorker" in line or "_StageGroup" in line):
                         rss = p.memory_info().rss
                         self.peak[p.pid] = max(self.peak.get(p.pid, 0), rss)
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
