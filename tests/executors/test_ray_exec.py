@@ -63,3 +63,25 @@ def test_plain_actors_share_the_shards_and_never_overlap_on_one_actor(tmp_path, 
     for shards in by_pid.values():  # one shard at a time per actor, handed out as the last one ends
         shards.sort(key=lambda r: r["start"])
         assert all(p["end"] <= n["start"] for p, n in zip(shards, shards[1:], strict=False))
+
+
+def test_idle_breakdown_splits_each_workers_wall_time(tmp_path):
+    from bench.timeline import idle_breakdown
+
+    rows = [
+        {"run_start": 100.0},
+        {"index": 0, "pid": 1, "born": 101.0, "start": 102.0, "end": 110.0, "seen": 110.1},
+        {"index": 1, "pid": 2, "born": 101.0, "start": 104.0, "end": 111.0, "seen": 111.1},
+        {"index": 2, "pid": 1, "born": 101.0, "start": 110.5, "end": 118.0, "seen": 118.1},
+    ]
+    (tmp_path / "_work").mkdir()
+    (tmp_path / "_work" / "ray_timeline.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = idle_breakdown(tmp_path, t0=100.0, t1=120.0)
+    assert got == {
+        "workers": 2,
+        "shards": 3,
+        "busy_s": 22.5,
+        "idle_before_first_shard_s": 6.0,  # 2 s + 4 s
+        "idle_between_shards_s": 0.5,
+        "idle_after_last_shard_s": 11.0,  # 2 s + 9 s: worker 2's tail
+    }
