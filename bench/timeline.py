@@ -7,7 +7,9 @@ wall time into busy, idle before its first shard (actor start-up: process,
 imports), idle between shards (dispatch) and idle after its last shard (the
 tail, while another worker finishes). A 2-worker run that scales below 2x
 shows here which of these it lost to; model loads are inside the first
-shard's busy time.
+shard's busy time. Busy CPU seconds against busy seconds say how much of
+the busy time a worker actually had a core (another process on the box, or
+Ray's own, took the rest).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ def idle_breakdown(out: Path, t0: float, t1: float) -> dict:
     by_pid: dict[int, list[dict]] = {}
     for r in rows:
         by_pid.setdefault(r["pid"], []).append(r)
-    before = after = gaps = busy = 0.0
+    before = after = gaps = busy = cpu = 0.0
     for shards in by_pid.values():
         shards.sort(key=lambda r: r["start"])
         busy += sum(r["end"] - r["start"] for r in shards)
+        cpu += sum(r.get("cpu", 0.0) for r in shards)
         before += shards[0]["start"] - t0
         after += t1 - shards[-1]["end"]
         gaps += sum(n["start"] - p["end"] for p, n in zip(shards, shards[1:], strict=False))
@@ -34,6 +37,7 @@ def idle_breakdown(out: Path, t0: float, t1: float) -> dict:
         "workers": len(by_pid),
         "shards": len(rows),
         "busy_s": round(busy, 2),
+        "busy_cpu_s": round(cpu, 2),  # well below busy_s: the workers waited for a core
         "idle_before_first_shard_s": round(before, 2),
         "idle_between_shards_s": round(gaps, 2),
         "idle_after_last_shard_s": round(after, 2),

@@ -23,7 +23,7 @@ one actor pool (`sizing.stage_groups`). Two ways to drive the pools:
 Either way the last pool commits the shard itself, so only small counters
 travel back to the driver, and each committed shard adds one line to
 `_work/ray_timeline.jsonl` (actor pid, when the actor was built, when the
-shard started and ended): where a run's worker time went, for `bench/`.
+shard started and ended, its CPU seconds): where a run's worker time went, for `bench/`.
 Stages never import Ray.
 """
 
@@ -58,13 +58,15 @@ class _StageGroup:
     def run_shard(self, blob: bytes) -> tuple[bytes, str]:
         """The shard after this group's stages: pickled for the next pool, or, in the
         last pool, committed here and summarised as JSON (index, counters, timing)."""
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         state: ShardState = pickle.loads(blob)
         state = run_stages(self.stages, state)
         if not self.last:
             return pickle.dumps(state), ""
         counters = commit_shard(self.paths, state)
-        timing = {"pid": os.getpid(), "born": self.born, "start": start, "end": time.time()}
+        # cpu: this actor's CPU seconds on the shard; well below end - start, it waited for a core
+        cpu = round(time.process_time() - cpu, 3)
+        timing = {"pid": os.getpid(), "born": self.born, "start": start, "end": time.time(), "cpu": cpu}
         return b"", json.dumps({"index": state.index, "counters": counters, "timing": timing})
 
     def __call__(self, batch: dict) -> dict:

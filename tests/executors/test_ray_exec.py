@@ -49,6 +49,7 @@ def test_ray_data_path_matches_local_and_keeps_a_timeline(local_corpus, tmp_path
     assert sorted(r["index"] for r in rows) == list(range(stats["shards"]))
     assert len({r["pid"] for r in rows}) <= 2
     assert all(r["born"] <= r["start"] <= r["end"] <= r["seen"] for r in rows)
+    assert all(0 < r["cpu"] for r in rows)
 
 
 def test_plain_actors_share_the_shards_and_never_overlap_on_one_actor(tmp_path, ray_tmp):
@@ -70,9 +71,9 @@ def test_idle_breakdown_splits_each_workers_wall_time(tmp_path):
 
     rows = [
         {"run_start": 100.0},
-        {"index": 0, "pid": 1, "born": 101.0, "start": 102.0, "end": 110.0, "seen": 110.1},
-        {"index": 1, "pid": 2, "born": 101.0, "start": 104.0, "end": 111.0, "seen": 111.1},
-        {"index": 2, "pid": 1, "born": 101.0, "start": 110.5, "end": 118.0, "seen": 118.1},
+        {"index": 0, "pid": 1, "born": 101.0, "start": 102.0, "end": 110.0, "seen": 110.1, "cpu": 7.0},
+        {"index": 1, "pid": 2, "born": 101.0, "start": 104.0, "end": 111.0, "seen": 111.1, "cpu": 6.5},
+        {"index": 2, "pid": 1, "born": 101.0, "start": 110.5, "end": 118.0, "seen": 118.1, "cpu": 7.5},
     ]
     (tmp_path / "_work").mkdir()
     (tmp_path / "_work" / "ray_timeline.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -81,6 +82,7 @@ def test_idle_breakdown_splits_each_workers_wall_time(tmp_path):
         "workers": 2,
         "shards": 3,
         "busy_s": 22.5,
+        "busy_cpu_s": 21.0,
         "idle_before_first_shard_s": 6.0,  # 2 s + 4 s
         "idle_between_shards_s": 0.5,
         "idle_after_last_shard_s": 11.0,  # 2 s + 9 s: worker 2's tail
