@@ -78,7 +78,7 @@ def measure(n: int, say=print) -> list[dict]:
             w1["wall_s"] / w2["wall_s"],
             ">=",
             1.9,
-            f"{w1['wall_s']:.1f} s vs {w2['wall_s']:.1f} s",
+            f"{w1['wall_s']:.1f} s vs {w2['wall_s']:.1f} s; " + _idle(w2["timeline"]),
         )
     )
 
@@ -194,6 +194,17 @@ def write_markdown(path: Path, rows: list[dict], command: str, took_s: float, gp
     lines += [f"| {name} | {target} | {gpu_note} | {how} |" for name, target, how in GPU_ROWS]
     lines.append("")
     path.write_text("\n".join(lines))
+
+
+def _idle(t: dict | None) -> str:
+    """The 2-worker run's idle worker-seconds (bench/timeline.py): what kept it from 2x."""
+    if not t:
+        return "no timeline"
+    return (
+        f"2 workers idle {t['idle_before_first_shard_s']:.1f} s before their first shard, "
+        f"{t['idle_between_shards_s']:.1f} s between shards, "
+        f"{t['idle_after_last_shard_s']:.1f} s after the last"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@
 
 Prints one JSON object on its last stdout line. `run`: the pipeline's wall
 time (Ray started before the clock, so 1 and 2 workers compare the work, not
-Ray's start-up), its counters, the driver's peak RSS and each Ray pool
+Ray's start-up), its counters, where the Ray workers' time went
+(`bench/timeline.py`), the driver's peak RSS and each Ray pool
 worker's (sampled every 0.2 s with psutil). `bare`: the stock backends
 voicing a corpus's utterances one at a time (`bench/bare.py`). `shar`: Shar
 write + read against a bare FLAC encode + decode of the same audio.
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class WorkerRSS:
-    """Peak resident memory of each Ray Data pool worker (processes named ray::MapWorker...)."""
+    """Peak resident memory of each Ray pool worker: plain actors (ray::_StageGroup, a CPU
+    box) or Ray Data's (ray::MapWorker..., GPU pools); see datagen/executors/ray_exec.py."""
 
     def __init__(self, every_s: float = 0.2):
         self.peak: dict[int, int] = {}
@@ -41,7 +43,7 @@ class WorkerRSS:
             for p in psutil.process_iter(["pid", "name", "cmdline"]):
                 try:
                     line = " ".join(p.info["cmdline"] or []) or p.info["name"] or ""
-                    if "ray::" in line and "MapWorker" in line:
+                    if "ray::" in line and ("MapWorker" in line or "_StageGroup" in line):
                         rss = p.memory_info().rss
                         self.peak[p.pid] = max(self.peak.get(p.pid, 0), rss)
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -73,11 +75,17 @@ def cmd_run(args) -> dict:
 
         init_ray(recipe, args.workers)
     with WorkerRSS() as rss:
-        t0 = time.perf_counter()
+        t0, clock0 = time.perf_counter(), time.time()
         stats = run(recipe, str(out), args.executor, args.workers, fresh=True, quiet=True)
         wall = time.perf_counter() - t0
+    timeline = None
+    if args.executor == "ray":
+        from bench.timeline import idle_breakdown
+
+        timeline = idle_breakdown(out, clock0, clock0 + wall)
     return {
         "wall_s": wall,
+        "timeline": timeline,
         "counters": stats["counters"],
         "kept": stats["kept"],
         "driver_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
