@@ -75,6 +75,16 @@ def tasks_png(summary: CorpusSummary) -> bytes:
     return _png(fig)
 
 
+def _duration_axes(ax, human_median: float, title: str) -> None:
+    """A duration histogram's frame: the Fisher median as a dashed line, title, labels."""
+    ax.axvline(human_median, color="#d62728", ls="--", lw=1.2, label=f"Fisher median {human_median:.2f} s")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=7)
+
+
 def histograms_png(summary: CorpusSummary) -> bytes:
     """Distributions of gaps, overlaps, pauses (2-party channel view) and utterance durations by role.
 
@@ -92,12 +102,7 @@ def histograms_png(summary: CorpusSummary) -> bytes:
             ax.axvline(
                 float(np.median(values)), color="#222222", lw=1.2, label=f"median {np.median(values):.2f} s"
             )
-        ax.axvline(human[kind], color="#d62728", ls="--", lw=1.2, label=f"Fisher median {human[kind]:.2f} s")
-        ax.set_title(f"{kind}s, environment vs assistant channel (n={values.size})", fontsize=10)
-        ax.set_xlim(left=0)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("count")
-        ax.legend(fontsize=7)
+        _duration_axes(ax, human[kind], f"{kind}s, environment vs assistant channel (n={values.size})")
     ax = axes.flat[3]
     by_role: dict[str, list[float]] = {}
     for row in summary.rows:
@@ -280,11 +285,6 @@ def audio_vs_supervision_png(sup_stats: dict, audio_stats: dict) -> bytes:
             bins = np.linspace(0.0, max(float(both.max()), 0.5), 30)
             ax.hist(sup, bins=bins, color="#4a7fb5", alpha=0.6, label=f"supervisions (n={sup.size})")
             ax.hist(vad, bins=bins, color="#e4a21b", alpha=0.6, label=f"audio VAD (n={vad.size})")
-        ax.axvline(human[kind], color="#d62728", ls="--", lw=1.2, label=f"Fisher median {human[kind]:.2f} s")
-        ax.set_title(f"{kind}s, 2-party view", fontsize=10)
-        ax.set_xlim(left=0)
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("count")
-        ax.legend(fontsize=7)
+        _duration_axes(ax, human[kind], f"{kind}s, 2-party view")
     fig.tight_layout()
     return _png(fig)

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-from e2e_support import ROOT, small_recipe
+from e2e_support import ROOT, same_corpus_as, small_recipe
 
 from datagen.config import load_recipe
 from datagen.executors.ray_exec import use_ray_data
 from datagen.executors.runner import run
 from datagen.executors.sizing import stage_groups
-from datagen.io.shar import load_cuts
-
-
-def _cuts(out):
-    return sorted(load_cuts(out), key=lambda c: c.id)
 
 
 def _timeline(out) -> list[dict]:
@@ -40,11 +34,7 @@ def test_ray_data_path_matches_local_and_keeps_a_timeline(local_corpus, tmp_path
     out = tmp_path / "ray-data"
     stats = run(small_recipe(), out=str(out), executor="ray", workers=2, quiet=True)
     assert stats["complete"]
-    a, b = _cuts(local_corpus), _cuts(out)
-    assert [c.id for c in a] == [c.id for c in b]
-    for x, y in zip(a, b, strict=True):
-        assert np.array_equal(x.load_labels(), y.load_labels())
-        assert np.array_equal(x.load_audio(), y.load_audio())
+    same_corpus_as(local_corpus, out)
     rows = _timeline(out)
     assert sorted(r["index"] for r in rows) == list(range(stats["shards"]))
     assert len({r["pid"] for r in rows}) <= 2
