@@ -59,13 +59,18 @@ def _recording(rec_id: str, shape: tuple[int, int], sr: int, source):
 
 
 def pcm16(audio: np.ndarray) -> np.ndarray:
-    """`audio` (channels, samples) as 16-bit samples, by libsndfile's own float ->
-    PCM_16 conversion (the one a 16-bit WAV write makes), as int16 (channels, samples).
-    Handed to the FLAC writer as ints, they are stored as they are: no second
-    float conversion, and the same FLAC bytes as the WAV round trip gave."""
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(audio.T, -1.0, 1.0), 16000, format="RAW", subtype="PCM_16")
-    return np.frombuffer(buf.getbuffer(), dtype="<i2").reshape(-1, audio.shape[0]).T
+    """`audio` (channels, samples) as 16-bit samples, int16 (channels, samples),
+    exactly as libsndfile converts floats for a 16-bit WAV: clip to [-1, 1],
+    round x * 2^31 to an integer (half to even, as lrintf), shift right by 16
+    (floor), saturate. In float32 every step is exact (power-of-two scales;
+    rint only matters below 2^23), and numpy does it ~6x faster than a
+    libsndfile RAW write; tests/io compare the two on edge and random values.
+    Handed to the FLAC writer as ints, the samples are stored as they are."""
+    y = np.rint(np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False) * np.float32(2**31))
+    y *= np.float32(2**-16)
+    np.floor(y, out=y)
+    np.clip(y, -32768, 32767, out=y)
+    return y.astype(np.int16)
 
 
 def full_answers_audio(s: DuplexSample) -> tuple[np.ndarray, list[dict]] | None:

@@ -52,3 +52,22 @@ def test_round_trip_holds_the_16_bit_samples(samples, tmp_path):
         np.testing.assert_array_equal(cut.load_audio(), want)
         np.testing.assert_array_equal(cut.load_labels(), s.labels)
         assert np.max(np.abs(want - s.audio)) <= 1 / 32768 + 1e-7  # quantisation, nothing else
+
+
+def test_pcm16_is_libsndfile_conversion():
+    """The numpy conversion equals a libsndfile 16-bit write, sample for sample."""
+    import io
+
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    ties = (2 * np.arange(-3000, 3000) + 1).astype(np.float64) * 2.0**-32  # x * 2^31 = k + 0.5
+    steps = np.arange(-40000, 40000) / 32768.0  # every 16-bit step, and beyond full scale
+    x = np.concatenate(
+        [ties, steps, steps + 2.0**-17, rng.uniform(-1.2, 1.2, 200_000), [1.0, -1.0, 0.0, -0.0, 3.0, -3.0]]
+    ).astype(np.float32)
+    audio = np.stack([x, x[::-1]])
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio.T, -1.0, 1.0), 16000, format="RAW", subtype="PCM_16")
+    want = np.frombuffer(buf.getvalue(), dtype="<i2").reshape(-1, 2).T
+    np.testing.assert_array_equal(pcm16(audio), want)
