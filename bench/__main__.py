@@ -207,6 +207,33 @@ def _idle(t: dict | None) -> str:
     )
 
 
+def write_png(path: Path, rows: list[dict], title: str) -> None:
+    """Each row's distance to its target as one bar: value / target for "<="
+    rows, target / value for ">=" rows, so a bar at or left of 1 passes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def share(r: dict) -> float:
+        target = float(r["target"].split()[1])
+        return r["value"] / target if r["target"].startswith("<=") else target / r["value"]
+
+    names = [f"{r['row']}  ({r['value']:.2f}, {r['target']})" for r in rows][::-1]
+    values = [share(r) for r in rows][::-1]
+    colours = ["#2ca02c" if r["pass"] else "#d62728" for r in rows][::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.2))
+    ax.barh(names, values, color=colours)
+    ax.axvline(1.0, color="#222222", ls="--", lw=1)
+    ax.set_xlabel("share of the target (<= 1 passes)")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -214,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dialogues", type=int, default=64, help="corpus size of the 1x runs (default 64)")
     ap.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="where to write the table")
     ap.add_argument("--json", type=Path, help="also write the rows here as JSON")
+    ap.add_argument(
+        "--png", type=Path, default=ROOT / "docs" / "img" / "bench.png", help="the rows as a bar chart"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = measure(args.dialogues, say=lambda m: print(m, file=sys.stderr, flush=True))
@@ -224,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     gpu_note = "not run: no GPU on this machine"
     command = "make bench" + (f" ARGS='--dialogues {args.dialogues}'" if args.dialogues != 64 else "")
     write_markdown(args.out, rows, command, took, gpu_note)
+    when = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    write_png(args.png, rows, f"make bench, {os.cpu_count()} cores, {when}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.out} ({took / 60:.1f} min)")
