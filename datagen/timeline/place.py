@@ -253,16 +253,10 @@ class _Layout:
         t = start
         for k, (j, ov) in enumerate(cues):
             end = self.put(f"t{i}p{k}" if k else f"t{i}", ENV, t, i, "pause_part")
-            u = self.utt(f"t{i}o{j}")
-            runs = voiced_runs_of(u)
-            lead, last_voice = (runs[0][0], runs[-1][1]) if runs else (0.0, u.duration)
             gap = max(uniform(self.rng, bc.onset_s), cfg.synth_delay_s + block)
-            decide = max(_ceil_block(end, block), _ceil_block(end + gap - cfg.synth_delay_s, block))
-            if self.spans:
-                decide = max(decide, self.spans[-1].stop_block + 1)
-            audio_start = decide * block + cfg.synth_delay_s - lead
-            natural_end = audio_start + last_voice
-            stop_block = int(natural_end / block + EPS)  # the block holding its last voiced frame
+            decide, _, lead, audio_start, natural_end, stop_block = self.speak(
+                self.utt(f"t{i}o{j}"), end, gap
+            )
             self.put(f"t{i}o{j}", ASSISTANT, audio_start, i, CUE_KIND, "finish")
             t = max(natural_end + uniform(self.rng, bc.resume_s), audio_start + lead + block)
             detail = {
@@ -279,22 +273,30 @@ class _Layout:
         return self.put(f"t{i}p{len(cues)}", ENV, t, i, "pause_part")
 
     # -- assistant turns ------------------------------------------------------------
-    def assistant_turn(self, i: int) -> None:
+    def speak(self, u: Utterance, heard: float, gap: float):
+        """Where the assistant's span voicing `u` lands when it has heard up to
+        `heard` and answers `gap` later (an answer or a cue alike): its decide
+        block (rule 1, and after the previous span's stop), its voiced runs,
+        lead-in, audio start and natural end, and the block of its last voiced
+        frame. Anchored on audible voice (judged as the checks judge it), not on
+        the file's edges, so a quiet lead-in or tail cannot shift the labels."""
         cfg, block = self.cfg, self.cfg.block_s
-        turn = self.vd.dialogue.turns[i]
-        u = self.utt(f"t{i}")
-        heard = self.env_end
-        gap = assistant_gap(self.rng, cfg)
         decide = max(_ceil_block(heard, block), _ceil_block(heard + gap - cfg.synth_delay_s, block))
-        if self.spans:  # after the last answer, or the last cue said in the user's turn
+        if self.spans:
             decide = max(decide, self.spans[-1].stop_block + 1)
-        # Anchor on audible voice (judged as the checks judge it), not on the
-        # file's edges: a quiet lead-in or tail must not shift what the labels say.
         runs = voiced_runs_of(u)
         lead, last_voice = (runs[0][0], runs[-1][1]) if runs else (0.0, u.duration)
         audio_start = decide * block + cfg.synth_delay_s - lead
         natural_end = audio_start + last_voice
-        stop_block = int(natural_end / block + EPS)  # the block holding the last voiced frame
+        return decide, runs, lead, audio_start, natural_end, int(natural_end / block + EPS)
+
+    def assistant_turn(self, i: int) -> None:
+        cfg, block = self.cfg, self.cfg.block_s
+        turn = self.vd.dialogue.turns[i]
+        u = self.utt(f"t{i}")
+        decide, runs, lead, audio_start, natural_end, stop_block = self.speak(
+            u, self.env_end, assistant_gap(self.rng, cfg)
+        )
         audio_end, interrupted, keep = natural_end, False, None
         self.events.append(Event("turn_shift", decide * block, "assistant", "speak", {"turn": i}))
 
