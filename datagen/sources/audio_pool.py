@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from datagen.audio import resample
 from datagen.config import RecipeError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph")
@@ -96,17 +97,6 @@ def check_pool(paths: list[str], key: str, part: str | None = None) -> int:
     return len(clips)
 
 
-def _resample(x: np.ndarray, sr_in: int, sr: int) -> np.ndarray:
-    if sr_in == sr:
-        return x
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(sr_in, sr)
-    return resample_poly(x, sr // g, sr_in // g)
-
-
 @lru_cache(maxsize=8)
 def _recordings(path: str):
     from lhotse import RecordingSet
@@ -127,9 +117,8 @@ def load_clip(clip: Clip, sr: int) -> np.ndarray:
         except Exception as e:
             raise RecipeError(f"cannot read audio file {clip.path}: {e}") from None
         x = x.mean(axis=1)
-    x = _resample(x, sr_in, sr)
+    x = resample(x, sr_in, sr)
     if len(x) == 0 or not np.isfinite(x).all():
         raise RecipeError(f"audio clip {clip.id} ({clip.path}) is empty or not finite")
-    x = x.astype(np.float32)
     x.flags.writeable = False
     return x
