@@ -16,9 +16,9 @@ timed in the same bench run, each measurement in a fresh process
    (`bench/shar_io.py`); target <= 1.2.
 
 It prints the table and writes BENCHMARKS.md (machine, date, command,
-figure, target, pass/fail). GPU rows come from `bench/gpu_smoke.sh` and
-`bench/gpu_trainer.py` on a GPU machine; BENCHMARKS.md says when they were
-not run here.
+figure, target, pass/fail). The GPU rows come from the last GPU run's
+results, bench/results/gpu.json (`bench/gpu_device.sh` on a lent machine;
+bench/gpu_rows.py), with their date, machine and command.
 """
 
 from __future__ import annotations
@@ -154,26 +154,9 @@ def commit() -> str:
         return "unknown"
 
 
-GPU_ROWS = [
-    (
-        "CosyVoice2 aggregate real-time factor, one GPU, several actors",
-        "<= 0.05 (H100)",
-        "`bench/gpu_smoke.sh` (`tts_rtf` per actor; aggregate = that / actors per GPU)",
-    ),
-    (
-        "vLLM Llama-3-8B-Instruct output tokens/s, one GPU",
-        ">= 10,000 (H100)",
-        "`bench/gpu_smoke.sh` (`llm_tokens_per_s`)",
-    ),
-    (
-        "trainer at Llama-3-8B shape (SFT step, DPO pair, streaming decode)",
-        "docs/trainer.md",
-        "`python bench/gpu_trainer.py`",
-    ),
-]
+def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) -> None:
+    from bench.gpu_rows import markdown as gpu_markdown
 
-
-def write_markdown(path: Path, rows: list[dict], command: str, took_s: float, gpu_note: str) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -190,9 +173,7 @@ def write_markdown(path: Path, rows: list[dict], command: str, took_s: float, gp
             f"| {r['row']} | {r['value']:.2f} | {r['target']} | {'pass' if r['pass'] else 'FAIL'} "
             f"| {r['detail']} |"
         )
-    lines += ["", "## GPU rows", "", "| row | target | figure | how to reproduce |", "|---|---|---|---|"]
-    lines += [f"| {name} | {target} | {gpu_note} | {how} |" for name, target, how in GPU_ROWS]
-    lines.append("")
+    lines += gpu_markdown()
     path.write_text("\n".join(lines))
 
 
@@ -251,9 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'row':<46} {'figure':>8}  {'target':<8} result")
     for r in rows:
         print(f"{r['row']:<46} {r['value']:>8.2f}  {r['target']:<8} {'pass' if r['pass'] else 'FAIL'}")
-    gpu_note = "not run: no GPU on this machine"
     command = "make bench" + (f" ARGS='--dialogues {args.dialogues}'" if args.dialogues != 64 else "")
-    write_markdown(args.out, rows, command, took, gpu_note)
+    write_markdown(args.out, rows, command, took)
     when = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
     write_png(args.png, rows, f"make bench, {os.cpu_count()} cores, {when}")
     if args.json:

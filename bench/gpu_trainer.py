@@ -24,8 +24,10 @@ shared/TRAINER.md (measured on one H100 with random weights).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,8 +99,11 @@ def timed(fn, device, n: int = 3) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="tiny shape, CPU: check the script runs")
+    ap.add_argument("--json", type=Path, help="also write every figure here (for bench.gpu_rows)")
     args = ap.parse_args()
-    device = torch.device("cpu" if args.smoke or not torch.cuda.is_available() else "cuda")
+    if not args.smoke and not torch.cuda.is_available():
+        ap.error("no CUDA GPU here: the Llama-3-8B shape needs one (--smoke runs a tiny shape on the CPU)")
+    device = torch.device("cuda" if not args.smoke else "cpu")
     model, cfg, vocab = build(args.smoke, device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
@@ -160,6 +165,10 @@ def main() -> None:
         s = timed(lambda d=dialogues: decode(model, d, 0.08, 0, device, autocast), device, n=1)
         report(f"stream_b{b}_x_realtime", b * seconds / s, "x real time")
     print(json.dumps(out), flush=True)
+    if args.json:
+        out["when"] = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        out["anchors"] = ANCHORS
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

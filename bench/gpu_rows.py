@@ -1,0 +1,135 @@
+"""BENCHMARKS.md's GPU rows, read from the last GPU run's results (bench/results/gpu.json).
+
+The CPU rows are measured by every `make bench`; the GPU rows cannot be (no
+GPU here), so they come from the file `bench/gpu_device.sh` leaves on a lent
+machine, committed with the date, machine and command. A row the machine
+could not run (no engine, no weights: it is offline) says why, from the
+machine's own probe, instead of being left out. The trainer's figures stand
+beside plain transformers + peft timed on the same machine
+(shared/bench/gpu_trainer_anchor.py), so the ratio is not one card against
+another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gpu.json"
+
+# (our figure, the anchor's figure, what it is, unit)
+TRAINER = [
+    ("sft_2250_s_per_step", "sft_L2250_s_per_step", "SFT step, 2,250 positions (36 s of dialogue)", "s"),
+    ("sft_11250_s_per_step", "sft_L11250_s_per_step", "SFT step, 11,250 positions (3 min)", "s"),
+    ("sft_11250_peak_gib", "sft_L11250_peak_gib", "SFT peak memory, 11,250 positions", "GiB"),
+    ("dpo_pair_s", "dpo_pair_L2250_s", "DPO pair, 2,250 positions a side", "s"),
+    ("stream_b1_x_realtime", "stream_B1_x_realtime", "streaming decode, 1 dialogue", "x real time"),
+    ("stream_b32_x_realtime", "stream_B32_x_realtime", "streaming decode, 32 at once", "x real time"),
+    ("stream_b128_x_realtime", "stream_B128_x_realtime", "streaming decode, 128 at once", "x real time"),
+]
+
+
+def _missing(probe: dict, engine: str, weights: str) -> str:
+    """Why a row could not run on that machine, in its own words."""
+    e, w = probe["engines"][engine], probe["weights"][weights]
+    why = []
+    if not e["importable"]:
+        why.append(f"`{engine}` does not import ({e['why']})")
+    if not w["present"]:
+        why.append(f"no weights at `{w['path']}`")
+    return "; ".join(why) or "engine and weights present: run bench/gpu_smoke.sh"
+
+
+def markdown(path: Path = RESULTS) -> list[str]:
+    """The GPU section of BENCHMARKS.md."""
+    head = ["", "## GPU rows", ""]
+    if not path.exists():
+        return head + ["Not run: no GPU results yet (`bash bench/gpu_device.sh` on a GPU machine).", ""]
+    r = json.loads(path.read_text())
+    p, ours, base = r["probe"], r["trainer"], r["anchor_same_machine"]
+    lines = head + [
+        f"- machine: {r['machine']}; torch {p['torch']}, transformers {p['transformers']}, peft {p['peft']}",
+        f"- date: {r['when']}",
+        f"- commands: `{r['commands']['ours']}`; anchor: `{r['commands']['anchor']}`",
+        f"- GPU tests: {r['tests']}",
+        "",
+        "| row | target | figure | how to reproduce |",
+        "|---|---|---|---|",
+        "| CosyVoice2 aggregate real-time factor, one GPU, several actors | <= 0.05 (H100) | not run: "
+        + _missing(p, "cosyvoice", "tts_weights")
+        + "; the machine is offline and only 64 MiB travel to it | `bench/gpu_smoke.sh` (`tts_rtf`) |",
+        "| vLLM Llama-3-8B-Instruct output tokens/s, one GPU | >= 10,000 (H100) | not run: "
+        + _missing(p, "vllm", "llm_weights")
+        + "; a vLLM wheel alone is larger than what travels | `bench/gpu_smoke.sh` (`llm_tokens_per_s`) |",
+        "",
+        "The bundled trainer at Llama-3-8B shape (random weights, bf16, LoRA r32, checkpointing), "
+        "against plain transformers + peft on the same machine (ratio < 1: ours is faster or smaller; "
+        "for real-time multiples, > 1):",
+        "",
+        "| figure | ours | plain transformers + peft | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for mine, theirs, name, unit in TRAINER:
+        a, b = ours[mine], base[theirs]
+        lines.append(f"| {name} | {a:.3g} {unit} | {b:.3g} {unit} | {a / b:.2f} |")
+    return lines + [""]
+
+
+def collect(out: Path, machine: str, tests: str) -> dict:
+    """bench/results/gpu.json from the files bench/gpu_device.sh left in `out`."""
+    trainer = json.loads((out / "gpu_trainer.json").read_text())
+    when = trainer.pop("when")
+    trainer.pop("anchors", None)
+    return {
+        "when": when,
+        "machine": machine,
+        "commands": {
+            "ours": "bash bench/gpu_device.sh  (carry: .whl, from bench/gpu_wheels.sh)",
+            "anchor": "ANCHOR=.anchor/gpu_trainer_anchor.py, the same call (shared/bench/)",
+        },
+        "probe": json.loads((out / "gpu_probe.json").read_text()),
+        "tests": tests,
+        "trainer": {k: round(v, 3) if isinstance(v, float) else v for k, v in trainer.items()},
+        "anchor_same_machine": json.loads((out / "trainer_anchor.json").read_text()),
+    }
+
+
+def write_png(path: Path, results: Path = RESULTS) -> None:
+    """The trainer's figures over plain transformers + peft on the same machine, one bar each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = json.loads(results.read_text())
+    ours, base = r["trainer"], r["anchor_same_machine"]
+    names, gains = [], []
+    for mine, theirs, name, unit in TRAINER[::-1]:
+        faster = unit == "x real time"  # a multiple of real time: larger is better
+        gains.append(ours[mine] / base[theirs] if faster else base[theirs] / ours[mine])
+        names.append(f"{name}\n{ours[mine]:.3g} vs {base[theirs]:.3g} {unit}")
+    fig, ax = plt.subplots(figsize=(8.5, 4.6))
+    ax.barh(names, gains, color=["#2ca02c" if g >= 1 else "#d62728" for g in gains])
+    ax.axvline(1.0, color="#222222", ls="--", lw=1)
+    ax.set_xlabel("plain transformers + peft = 1; right of 1: ours is faster or smaller")
+    ax.set_title(f"bundled trainer at Llama-3-8B shape, {r['probe']['device']}, {r['when']}", fontsize=10)
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(prog="python -m bench.gpu_rows", description=__doc__)
+    ap.add_argument("--collect", type=Path, required=True, help="the $OUT of bench/gpu_device.sh")
+    ap.add_argument("--machine", required=True, help="the machine, in words (the device tool's reply)")
+    ap.add_argument("--png", type=Path, default=RESULTS.parents[2] / "docs" / "img" / "gpu_trainer.png")
+    args = ap.parse_args()
+    log = (args.collect / "pytest.log").read_text().strip().splitlines()
+    result = collect(args.collect, args.machine, f"tests/train/test_gpu.py: {log[-1] if log else 'no log'}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_png(args.png)
+    print(f"wrote {RESULTS} and {args.png}")
