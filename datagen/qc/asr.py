@@ -8,9 +8,11 @@ enough to check every assistant turn. Its word timestamps also replace
 "estimate" timings from backends that cannot align (espeak).
 
 The QC stage hears a dialogue's clips packed several to a Whisper window
-(`Transcriber.transcribe_packed`; the encoder costs the same for 3 s as for
-30 s) and decodes greedily, falling back to one clip at a time with beam 5
-only for a clip that fails: most clips pass, so most pay the cheap price.
+(`Transcriber.transcribe_packed`; faster-whisper's encoder costs the same for
+3 s as for 30 s), a clip alone in its window on its own length
+(`Transcriber._greedy_exact`), and decodes greedily, falling back to one clip
+at a time with beam 5 only for a clip that fails: most clips pass, so most pay
+the cheap price.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from datagen.audio import resample
 from datagen.records import Utterance, Word
 
 ASR_SR = 16000  # Whisper's input rate
+WINDOW_FRAMES = 3000  # Whisper's 30 s window, in 10 ms feature frames
+TAIL_FRAMES = 100  # silence an exact-length window keeps after the speech (1 s)
 PACK_WINDOW_S = 28.0  # audio per packed window: under Whisper's 30 s, so one pass decodes it all
 PACK_GAP_S = 1.0  # silence between packed clips: Whisper ends a word/segment at a pause this long
 
@@ -90,6 +94,10 @@ class Transcriber:
         x = _to_asr_rate(audio, sr)
         if x.size == 0:
             return "", ()
+        if self.beam_size == 1 and not self.fallback and not word_timestamps:
+            text = self._greedy_exact(x)
+            if text is not None:
+                return text, tuple(Word(t, 0.0, 0.0) for t in text.split())
         segments, _ = self._model().transcribe(
             np.ascontiguousarray(x, dtype=np.float32),
             language="en",
@@ -109,6 +117,43 @@ class Transcriber:
             else:
                 words.extend(Word(t, 0.0, 0.0) for t in seg.text.split())
         return " ".join(t for t in texts if t), tuple(words)
+
+    def _greedy_exact(self, x: np.ndarray) -> str | None:
+        """Greedy text of one clip of at most one window, the encoder run on the
+        clip's own length (plus TAIL_FRAMES of silence) instead of a padded 30 s.
+
+        Why: faster-whisper always pads to 30 s, and the encoder is most of a
+        short clip's cost. CTranslate2's Whisper encoder takes fewer frames (its
+        positional table is sliced), so a 12 s answer costs 0.4 of a window.
+        Measured on 21 assistant answers (1.3-28 s, Piper): 1.8x faster, mean
+        WER 0.030 -> 0.046, each clip's WER within 0.02 of the padded one's but
+        one 2 s clip (0 -> 0.29). This is only the cheap first pass: a clip over
+        max_wer is heard again padded, with beam 5 and fallback, before it is
+        rejected. None for a clip longer than a window (faster-whisper splits it).
+        """
+        model = self._model()
+        feats = model.feature_extractor(np.ascontiguousarray(x, dtype=np.float32))[..., :-1]
+        n = feats.shape[-1]
+        if n + TAIL_FRAMES > WINDOW_FRAMES:
+            return None
+        frames = -(-(n + TAIL_FRAMES) // 100) * 100  # whole seconds: few distinct shapes
+        window = np.zeros((1, feats.shape[0], frames), np.float32)
+        window[0, :, :n] = feats
+        from faster_whisper.tokenizer import Tokenizer
+
+        multilingual = model.model.is_multilingual
+        tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language="en")
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        # suppress_tokens [-1]: the model's own non-speech symbols, as faster-whisper's default
+        out = model.model.generate(
+            model.encode(window),
+            [prompt],
+            beam_size=1,
+            max_length=448,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        return tokenizer.decode(out[0].sequences_ids[0]).strip()
 
     def transcribe_packed(
         self, clips: Sequence[tuple[np.ndarray, int]], word_timestamps: bool | Sequence[bool] = True

@@ -186,3 +186,18 @@ def test_untimed_words_when_not_asked(packed_vs_alone):
     assert untimed and all(w.end == 0.0 for w in untimed)
     with pytest.raises(ValueError):
         Transcriber().transcribe_packed([(audios[0], SR)], [True, False])
+
+
+def test_cheap_pass_encodes_a_short_clip_on_its_own_length(packed_vs_alone):
+    """Greedy, no fallback, untimed: the clip's own length, not a padded 30 s window;
+    what it hears matches the padded pass; a clip longer than a window goes the padded way."""
+    audios, *_ = packed_vs_alone
+    cheap = Transcriber(beam_size=1, fallback=False)
+    x = audios[0].astype(np.float32)
+    exact = cheap._greedy_exact(x)
+    assert exact is not None and wer(PACKED[0], exact) <= 0.2
+    padded, _ = Transcriber(beam_size=1, fallback=False).transcribe(audios[0], SR, word_timestamps=True)
+    assert wer(padded, exact) <= 0.1, (padded, exact)
+    assert cheap.transcribe(audios[0], SR, word_timestamps=False)[0] == exact
+    long = np.concatenate([x, np.zeros(int(30 * SR), np.float32)])
+    assert cheap._greedy_exact(long) is None
