@@ -18,7 +18,7 @@ timed in the same bench run, each measurement in a fresh process
 It prints the table and writes BENCHMARKS.md (machine, date, command,
 figure, target, pass/fail). The GPU rows come from the last GPU run's
 results, bench/results/gpu.json (`bench/gpu_device.sh` on a lent machine;
-bench/gpu_rows.py), with their date, machine and command.
+bench/device_rows.py), with their date, machine and command.
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ def commit() -> str:
 
 
 def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) -> None:
-    from bench.gpu_rows import markdown as gpu_markdown
+    from bench.device_rows import markdown as gpu_markdown
+    from bench.device_rows import scaling_markdown
 
     lines = [
         "# Benchmarks",
@@ -173,7 +174,7 @@ def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) ->
             f"| {r['row']} | {r['value']:.2f} | {r['target']} | {'pass' if r['pass'] else 'FAIL'} "
             f"| {r['detail']} |"
         )
-    lines += gpu_markdown()
+    lines += scaling_markdown() + gpu_markdown()
     path.write_text("\n".join(lines))
 
 

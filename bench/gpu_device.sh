@@ -5,7 +5,7 @@
 # Llama-3-8B shape (bench/gpu_trainer.py), then, when $ANCHOR names it (a copy
 # of shared/bench/gpu_trainer_anchor.py), plain transformers + peft at the same
 # shape on the same machine. Results go to $OUT (default /tmp/gpu_out);
-# `python -m bench.gpu_rows --collect $OUT` turns them into
+# `python -m bench.device_rows --collect $OUT` turns them into
 # bench/results/gpu.json, which `make bench` puts in BENCHMARKS.md's GPU rows.
 #
 # On the offline device machine the missing pure-Python needs travel as wheels

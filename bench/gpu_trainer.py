@@ -99,7 +99,7 @@ def timed(fn, device, n: int = 3) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="tiny shape, CPU: check the script runs")
-    ap.add_argument("--json", type=Path, help="also write every figure here (for bench.gpu_rows)")
+    ap.add_argument("--json", type=Path, help="also write every figure here (for bench.device_rows)")
     args = ap.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         ap.error("no CUDA GPU here: the Llama-3-8B shape needs one (--smoke runs a tiny shape on the CPU)")

@@ -2,7 +2,7 @@
 
 import json
 
-from bench.gpu_rows import RESULTS, markdown
+from bench.device_rows import RESULTS, markdown, scaling_markdown
 
 
 def test_gpu_rows_name_why_an_engine_row_did_not_run(tmp_path):
@@ -24,3 +24,38 @@ def test_gpu_rows_name_why_an_engine_row_did_not_run(tmp_path):
 
 def test_gpu_rows_without_results_say_not_run(tmp_path):
     assert any("Not run: no GPU results yet" in line for line in markdown(tmp_path / "none.json"))
+
+
+def test_scaling_rows_give_speedup_efficiency_and_cpu_per_shard(tmp_path):
+    timeline = {"shards": 4, "idle_before_first_shard_s": 0.5, "idle_after_last_shard_s": 0.25}
+    r = {
+        "machine": "m",
+        "when": "w",
+        "command": "c",
+        "dialogues": 16,
+        "shard_size": 4,
+        "recipe": "r",
+        "same_bytes": False,
+        "rows": [
+            {
+                "workers": 1,
+                "wall_s": 10.0,
+                "speedup": 1.0,
+                "efficiency": 1.0,
+                "timeline": {**timeline, "busy_cpu_s": 8.0},
+            },
+            {
+                "workers": 4,
+                "wall_s": 4.0,
+                "speedup": 2.5,
+                "efficiency": 0.62,
+                "timeline": {**timeline, "busy_cpu_s": 12.0},
+            },
+        ],
+    }
+    path = tmp_path / "scaling.json"
+    path.write_text(json.dumps(r))
+    lines = scaling_markdown(path)
+    assert "| 4 | 4.0 s | 2.50x | 0.62 | 3.00 (1.50) | 0.5 / 0.2 |" in lines
+    assert any("the same bytes: NO" in line for line in lines)
+    assert any("Not run" in line for line in scaling_markdown(tmp_path / "none.json"))

@@ -1,8 +1,11 @@
-"""BENCHMARKS.md's GPU rows, read from the last GPU run's results (bench/results/gpu.json).
+"""BENCHMARKS.md's rows measured on a lent machine: the GPU rows
+(bench/results/gpu.json) and Ray 1 -> N workers on its cores
+(bench/results/scaling.json).
 
-The CPU rows are measured by every `make bench`; the GPU rows cannot be (no
-GPU here), so they come from the file `bench/gpu_device.sh` leaves on a lent
-machine, committed with the date, machine and command. A row the machine
+The CPU rows are measured by every `make bench`; these cannot be (no GPU and
+2 cores here), so they come from the files `bench/gpu_device.sh` and
+`bench/scaling_device.sh` leave on a lent machine, committed with the date,
+machine and command. A row the machine
 could not run (no engine, no weights: it is offline) says why, from the
 machine's own probe, instead of being left out. The trainer's figures stand
 beside plain transformers + peft timed on the same machine
@@ -17,6 +20,7 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu.json"
+SCALING = RESULTS.parent / "scaling.json"
 
 # (our figure, the anchor's figure, what it is, unit)
 TRAINER = [
@@ -41,9 +45,42 @@ def _missing(probe: dict, engine: str, weights: str) -> str:
     return "; ".join(why) or "engine and weights present: run bench/gpu_smoke.sh"
 
 
+def scaling_markdown(path: Path = SCALING) -> list[str]:
+    """Ray 1 -> N workers on a bigger box: speed-up, efficiency, where the time went."""
+    head = ["", "## Ray 1 -> N workers on a bigger box", ""]
+    if not path.exists():
+        return head + ["Not run: no many-core results yet (`bash bench/scaling_device.sh`).", ""]
+    r = json.loads(path.read_text())
+    one = r["rows"][0]["timeline"]["busy_cpu_s"]
+    lines = head + [
+        f"- machine: {r['machine']}; date: {r['when']}",
+        f"- command: `{r['command']}`",
+        f"- corpus: {r['dialogues']} dialogues in shards of {r['shard_size']}, `{r['recipe']}`; "
+        f"every run wrote the same bytes: {'yes' if r['same_bytes'] else 'NO'}",
+        "",
+        "| workers | wall | speed-up | efficiency | CPU s per shard (x 1 worker) "
+        "| idle worker-s before first / after last shard |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in r["rows"]:
+        t = row["timeline"]
+        lines.append(
+            f"| {row['workers']} | {row['wall_s']:.1f} s | {row['speedup']:.2f}x | {row['efficiency']:.2f} "
+            f"| {t['busy_cpu_s'] / t['shards']:.2f} ({t['busy_cpu_s'] / one:.2f}) "
+            f"| {t['idle_before_first_shard_s']:.1f} / {t['idle_after_last_shard_s']:.1f} |"
+        )
+    return lines + [
+        "",
+        "Every run does the same work, so CPU s per shard (the actors' own, espeak-ng's excluded) "
+        "would stay flat on cores that did not slow each other; its rise, not scheduling, is most "
+        "of the lost efficiency. The idle columns are actor start-up and the last round's tail.",
+        "",
+    ]
+
+
 def markdown(path: Path = RESULTS) -> list[str]:
     """The GPU section of BENCHMARKS.md."""
-    head = ["", "## GPU rows", ""]
+    head = ["## GPU rows", ""]
     if not path.exists():
         return head + ["Not run: no GPU results yet (`bash bench/gpu_device.sh` on a GPU machine).", ""]
     r = json.loads(path.read_text())
@@ -121,8 +158,34 @@ def write_png(path: Path, results: Path = RESULTS) -> None:
     plt.close(fig)
 
 
+def write_scaling_png(path: Path, results: Path = SCALING) -> None:
+    """Speed-up over one worker against the ideal line, and each run's CPU seconds per shard."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = json.loads(results.read_text())
+    n = [row["workers"] for row in r["rows"]]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    a.plot(n, n, "--", color="#888888", label="ideal")
+    a.plot(n, [row["speedup"] for row in r["rows"]], "o-", color="#1f77b4", label="measured")
+    a.set_xlabel("Ray workers")
+    a.set_ylabel("speed-up over 1 worker")
+    a.legend()
+    per = [row["timeline"]["busy_cpu_s"] / row["timeline"]["shards"] for row in r["rows"]]
+    b.bar([str(x) for x in n], per, color="#ff7f0e")
+    b.set_xlabel("Ray workers")
+    b.set_ylabel("actor CPU s per shard (same work)")
+    fig.suptitle(f"{r['dialogues']} dialogues, {r['cores']}-core lent machine, {r['when']}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(prog="python -m bench.gpu_rows", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench.device_rows", description=__doc__)
     ap.add_argument("--collect", type=Path, required=True, help="the $OUT of bench/gpu_device.sh")
     ap.add_argument("--machine", required=True, help="the machine, in words (the device tool's reply)")
     ap.add_argument("--png", type=Path, default=RESULTS.parents[2] / "docs" / "img" / "gpu_trainer.png")
