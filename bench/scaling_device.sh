@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ray 1 -> N workers (bench/scaling.py) on a lent, offline many-core machine
 # that has torch and scipy but not Ray, Lhotse or espeak-ng. What travels, in
-# $BOX (default .box, ignored; the device tool's carry), about 53 MB:
+# $BOX (default .box, ignored; the device tool's carry; built by bench/scaling_box.sh), about 53 MB:
 #   whl/              cp312 wheels: the trainer's (bench/gpu_wheels.sh) plus
 #                     pyroomacoustics, silero-vad, jsonschema, referencing, rpds-py
 #   ray_slim.tar.xz   the ray 2.60.0 cp312 wheel unpacked without its Java jars,
