@@ -16,8 +16,9 @@ timed in the same bench run, each measurement in a fresh process
    (`bench/shar_io.py`); target <= 1.2.
 
 It prints the table and writes BENCHMARKS.md (machine, date, command,
-figure, target, pass/fail). The GPU rows come from the last GPU run's
-results, bench/results/gpu.json (`bench/gpu_device.sh` on a lent machine;
+figure, target, pass/fail). Ray 1 -> N workers on a bigger box and the GPU
+rows come from the last runs on a lent machine, bench/results/scaling.json
+and gpu.json (`bench/scaling_device.sh`, `bench/gpu_device.sh`;
 bench/device_rows.py), with their date, machine and command.
 """
 
@@ -32,6 +33,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench.device_rows import markdown as gpu_markdown
+from bench.device_rows import scaling_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,9 +159,6 @@ def commit() -> str:
 
 
 def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) -> None:
-    from bench.device_rows import markdown as gpu_markdown
-    from bench.device_rows import scaling_markdown
-
     lines = [
         "# Benchmarks",
         "",
@@ -174,7 +175,7 @@ def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) ->
             f"| {r['row']} | {r['value']:.2f} | {r['target']} | {'pass' if r['pass'] else 'FAIL'} "
             f"| {r['detail']} |"
         )
-    lines += scaling_markdown() + gpu_markdown()
+    lines += scaling_markdown() + gpu_markdown()  # measured on a lent machine, not by this run
     path.write_text("\n".join(lines))
 
 

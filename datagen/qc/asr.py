@@ -131,19 +131,15 @@ class Transcriber:
         max_wer is heard again padded, with beam 5 and fallback, before it is
         rejected. None for a clip longer than a window (faster-whisper splits it).
         """
+        if len(x) // 160 + TAIL_FRAMES > WINDOW_FRAMES:  # 160 samples per 10 ms frame
+            return None
         model = self._model()
         feats = model.feature_extractor(np.ascontiguousarray(x, dtype=np.float32))[..., :-1]
-        n = feats.shape[-1]
-        if n + TAIL_FRAMES > WINDOW_FRAMES:
-            return None
+        n = min(feats.shape[-1], WINDOW_FRAMES - TAIL_FRAMES)
         frames = -(-(n + TAIL_FRAMES) // 100) * 100  # whole seconds: few distinct shapes
         window = np.zeros((1, feats.shape[0], frames), np.float32)
-        window[0, :, :n] = feats
-        from faster_whisper.tokenizer import Tokenizer
-
-        multilingual = model.model.is_multilingual
-        tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language="en")
-        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        window[0, :, :n] = feats[..., :n]
+        tokenizer, prompt = _english_prompt(model)
         # suppress_tokens [-1]: the model's own non-speech symbols, as faster-whisper's default
         out = model.model.generate(
             model.encode(window),
@@ -197,6 +193,21 @@ class Transcriber:
             _, heard = self.transcribe(np.concatenate(parts), ASR_SR, word_timestamps=True)
             out.extend((" ".join(w.text for w in ws), ws) for ws in split_words(heard, spans))
         return out
+
+
+_PROMPTS: dict[int, tuple[Any, list[int]]] = {}
+
+
+def _english_prompt(model: Any) -> tuple[Any, list[int]]:
+    """The tokenizer and the start-of-transcript prompt (English, no timestamps)
+    of a loaded model, built once per model."""
+    if id(model) not in _PROMPTS:
+        from faster_whisper.tokenizer import Tokenizer
+
+        multilingual = model.model.is_multilingual
+        tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language="en")
+        _PROMPTS[id(model)] = tokenizer, model.get_prompt(tokenizer, [], without_timestamps=True)
+    return _PROMPTS[id(model)]
 
 
 def _words(seg: Any) -> list[Word]:
