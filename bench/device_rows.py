@@ -74,7 +74,29 @@ def scaling_markdown(path: Path = SCALING) -> list[str]:
         "Every run does the same work, so CPU s per shard (the actors' own, espeak-ng's excluded) "
         "would stay flat on cores that did not slow each other; its rise, not scheduling, is most "
         "of the lost efficiency. The idle columns are actor start-up and the last round's tail.",
+        *_probe_line(r.get("cpu_probe")),
         "",
+    ]
+
+
+def _probe_line(p: dict | None) -> list[str]:
+    """What bench/cpu_probe.py saw on such a machine: the cores slowing each other
+    with no pipeline at all."""
+    if not p:
+        return []
+    n = max(int(k[1:]) for k in p["numpy_convolve"] if k.startswith("x"))
+
+    def seen(name: str) -> str:
+        copies = p[name][f"x{n}"]
+        return (
+            f"{p[name]['alone']:.2f} s alone, {min(copies):.2f}-{max(copies):.2f} s "
+            f"(mean {sum(copies) / len(copies):.2f}) as {n} concurrent copies"
+        )
+
+    return [
+        "",
+        f"The machine itself (`{p['command']}`, {p['when']}): a numpy convolution took "
+        f"{seen('numpy_convolve')}; a pure-Python loop {seen('python_loop')}.",
     ]
 
 

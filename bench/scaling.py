@@ -10,8 +10,8 @@ the efficiency (speed-up / workers), where the workers' time went
 The recipe is `recipes/tiny.yaml` with espeak-ng for every role and ASR QC
 off: a GPU box lent here is offline and its 64 MiB of carried files hold
 espeak-ng but not the 61 MB Piper voice. `bench/scaling_device.sh` sets that
-machine up. Results go to bench/results/scaling.json (edit its `machine` to
-say what the box was); `make bench` puts them in BENCHMARKS.md.
+machine up. Copy its --json output to bench/results/scaling.json (and say in
+its `machine` what the box was); `make bench` puts it in BENCHMARKS.md.
 
     python -m bench.scaling --workers 1 4 8 16 --dialogues 128 --json out.json
 """

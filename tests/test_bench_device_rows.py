@@ -59,3 +59,13 @@ def test_scaling_rows_give_speedup_efficiency_and_cpu_per_shard(tmp_path):
     assert "| 4 | 4.0 s | 2.50x | 0.62 | 3.00 (1.50) | 0.5 / 0.2 |" in lines
     assert any("the same bytes: NO" in line for line in lines)
     assert any("Not run" in line for line in scaling_markdown(tmp_path / "none.json"))
+    # what bench/cpu_probe.py saw on the machine, when it was run there
+    r["cpu_probe"] = {
+        "command": "probe",
+        "when": "w",
+        "python_loop": {"alone": 2.0, "x4": [2.0, 2.0, 3.0, 3.0]},
+        "numpy_convolve": {"alone": 0.25, "x4": [0.25, 0.25, 0.45, 0.45]},
+    }
+    path.write_text(json.dumps(r))
+    probe = scaling_markdown(path)[-2]
+    assert "numpy convolution took 0.25 s alone, 0.25-0.45 s (mean 0.35) as 4 concurrent copies" in probe
