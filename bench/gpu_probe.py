@@ -5,25 +5,32 @@ lent machine may lack (it is offline): vLLM with Llama-3-8B-Instruct, and
 CosyVoice2 with its 0.5B checkpoint. Rather than leave a row out, the bench
 records *why* it could not run, read off the machine itself: whether each
 engine imports (and its version), and whether the weights are at the paths the
-GPU recipe names (`recipes/salmonn_omni.yaml`, overridable by the same
-variables `bench/gpu_smoke.sh` users set).
+GPU recipe names (`recipes/salmonn_omni.yaml`, the recipe bench/gpu_smoke.sh runs).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
 import platform
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS = {  # recipes/salmonn_omni.yaml's placeholders
-    "llm_weights": "/data/models/Meta-Llama-3-8B-Instruct",
-    "tts_weights": "/data/models/CosyVoice2-0.5B",
-    "tts_repo": "/opt/CosyVoice",
-}
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "salmonn_omni.yaml"
+
+
+def recipe_paths(recipe: Path = RECIPE) -> dict[str, str]:
+    """The local paths the GPU recipe loads its models from (read as plain YAML:
+    the probe runs where the package's own dependencies may be missing)."""
+    import yaml
+
+    r = yaml.safe_load(recipe.read_text())
+    tts = r["tts"]["voices"]["assistant"]["options"]
+    return {
+        "llm_weights": r["llm"]["options"]["model"],
+        "tts_weights": tts["model_dir"],
+        "tts_repo": tts["repo_path"],
+    }
 
 
 def engine(module: str) -> dict:
@@ -48,9 +55,8 @@ def probe() -> dict:
     }
     for name in ("transformers", "peft"):
         out[name] = engine(name).get("version")
-    for key, default in DEFAULTS.items():
-        path = Path(os.environ.get(f"DATAGEN_{key.upper()}", default))
-        out["weights"][key] = {"path": str(path), "present": path.exists()}
+    for key, path in recipe_paths().items():
+        out["weights"][key] = {"path": path, "present": Path(path).exists()}
     return out
 
 

@@ -6,18 +6,13 @@ set -euo pipefail
 BOX=${BOX:-.box}
 mkdir -p "$BOX/whl"
 BOX=$(cd "$BOX" && pwd)
-dl() {
-  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 -d "$1" "${@:2}"
-}
-bash bench/gpu_wheels.sh >/dev/null && cp .whl/*.whl "$BOX/whl/"
-dl "$BOX/whl" pyroomacoustics==0.10.1 silero-vad==6.2.3 jsonschema==4.26.0 \
-  jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1
+WHL="$BOX/whl" bash bench/gpu_wheels.sh >/dev/null
+WHL="$BOX/whl" bash bench/gpu_wheels.sh pyroomacoustics==0.10.1 silero-vad==6.2.3 jsonschema==4.26.0 \
+  jsonschema-specifications==2025.9.1 referencing==0.37.0 rpds-py==2026.9.1 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Ray without what a CPU run never loads: 79 MB -> 28 MB
-dl "$tmp" ray==2.60.0
+WHL="$tmp" bash bench/gpu_wheels.sh ray==2.60.0 >/dev/null
 mkdir "$tmp/ray" && python3 - "$tmp"/ray-*.whl "$tmp/ray" <<'PY'
 import os, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
