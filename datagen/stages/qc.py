@@ -69,12 +69,13 @@ class QCStage(Stage):
 
     def process(self, batch: list[VoicedDialogue]) -> StageOutput:
         out = StageOutput()
-        for vd in batch:
+        spans = self._speech_spans(batch)
+        for vd, found in zip(batch, spans, strict=True):
             if not self.cfg.enabled:
                 out.items.append(vd)
                 continue
             try:
-                out.items.append(self._check(vd, out.counters))
+                out.items.append(self._check(vd, out.counters, found))
             except Rejected as r:
                 out.reject(id=vd.dialogue.id, stage=self.name, reason=r.reason, detail=json.dumps(r.detail))
             except Exception as e:  # a broken record must not take the shard down
@@ -82,8 +83,35 @@ class QCStage(Stage):
                 out.reject(id=vd.dialogue.id, stage=self.name, reason="qc_error", detail=detail)
         return out
 
-    def _check(self, vd: VoicedDialogue, counters: Counter) -> VoicedDialogue:
-        utts = {key: self._check_utterance(vd.dialogue, key, u, counters) for key, u in vd.utterances.items()}
+    def _speech_spans(self, batch: list[VoicedDialogue]) -> list[dict[str, list[tuple[float, float]]]]:
+        """silero's speech spans of every utterance in the shard, one {key: spans}
+        per dialogue, scored as one batch (`vad.speech_spans_many`: the same spans
+        as one utterance at a time, 2.7x faster). Empty dicts when QC does not trim
+        with silero, or when the batch fails: then each utterance is scored alone
+        in `_trim`, so a broken record rejects its own dialogue, not the shard."""
+        per_dialogue: list[dict[str, list[tuple[float, float]]]] = [{} for _ in batch]
+        if not (self.cfg.enabled and self.cfg.trim == "silero"):
+            return per_dialogue
+        from datagen.qc.vad import speech_spans_many
+
+        keys = [(i, key) for i, vd in enumerate(batch) for key in vd.utterances]
+        clips = [(u.audio, u.sample_rate) for vd in batch for u in vd.utterances.values()]
+        try:
+            found = speech_spans_many(clips)
+        except Exception:  # retried per utterance in _trim, where it becomes a reject
+            return per_dialogue
+        for (i, key), spans in zip(keys, found, strict=True):
+            per_dialogue[i][key] = spans
+        return per_dialogue
+
+    def _check(
+        self, vd: VoicedDialogue, counters: Counter, spans: dict[str, list[tuple[float, float]]] | None = None
+    ) -> VoicedDialogue:
+        spans = spans or {}
+        utts = {
+            key: self._check_utterance(vd.dialogue, key, u, counters, spans.get(key))
+            for key, u in vd.utterances.items()
+        }
         total = sum(u.duration for u in utts.values())
         if total > self.cfg.max_dialogue_s:
             raise Rejected("too_long", key="dialogue", seconds=round(total, 2), max_s=self.cfg.max_dialogue_s)
@@ -97,21 +125,32 @@ class QCStage(Stage):
             utts.update(self._asr_check(asr, counters))
         return dataclasses.replace(vd, utterances=utts)
 
-    def _check_utterance(self, dialogue: Dialogue, key: str, u: Utterance, counters: Counter) -> Utterance:
+    def _check_utterance(
+        self,
+        dialogue: Dialogue,
+        key: str,
+        u: Utterance,
+        counters: Counter,
+        spans: list[tuple[float, float]] | None = None,
+    ) -> Utterance:
         counters["qc_checked_utterances"] += 1
         cfg = self.cfg
         # Length is judged after trimming: trailing silence is not the speaker's fault.
         reason = signal_problem(u.audio, u.sample_rate, None, cfg.min_rms_db, cfg.max_clip_ratio)
         if reason:
             raise Rejected(reason, key=key, seconds=round(u.duration, 2))
-        trimmed = self._trim(key, u, counters)
+        trimmed = self._trim(key, u, counters, spans)
         counters["qc_trimmed_seconds"] += u.duration - trimmed.duration
         max_s = max_seconds_for(u.role, utterance_kind(dialogue, key), cfg)
         if trimmed.duration > max_s:
             raise Rejected("too_long", key=key, seconds=round(trimmed.duration, 2), max_s=max_s)
         return trimmed
 
-    def _trim(self, key: str, u: Utterance, counters: Counter) -> Utterance:
+    def _trim(
+        self, key: str, u: Utterance, counters: Counter, spans: list[tuple[float, float]] | None = None
+    ) -> Utterance:
+        """`u` cut to its speech plus TRIM_PAD_S; `spans`: silero's, when the
+        shard's batch already found them."""
         if self.cfg.trim == "none":
             return u
         from datagen.qc.vad import crop_utterance
@@ -120,7 +159,8 @@ class QCStage(Stage):
             from datagen.qc.vad import speech_spans
 
             # speech_spans rather than vad_trim: "no speech at all" must become a reject.
-            spans = speech_spans(u.audio, u.sample_rate)
+            if spans is None:
+                spans = speech_spans(u.audio, u.sample_rate)
             if spans:
                 return crop_utterance(u, spans[0][0] - TRIM_PAD_S, spans[-1][1] + TRIM_PAD_S)
             # Silero misses very short synthetic cues ("Stop.", "Mm-hmm"), which

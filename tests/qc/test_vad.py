@@ -114,3 +114,43 @@ def test_spans_are_silero_get_speech_timestamps_exactly(speech, cut):
             time_resolution=3,
         )
         assert speech_spans(audio, SR) == [(s["start"], s["end"]) for s in ref]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 16])
+def test_batched_probabilities_are_audio_forwards_bit_for_bit(speech, rows):
+    """speech_probs scores clips side by side as rows of one batch, a row leaving
+    when its clip ends; each clip's probabilities must be those silero's own
+    audio_forward gives it alone, whatever its length modulo the 512-sample window."""
+    import torch
+
+    from datagen.qc.vad import _model, speech_probs
+
+    x = speech[0]
+    rng = np.random.default_rng(rows)
+    clips = [
+        x,
+        x[:513],
+        x[: len(x) // 3] + rng.normal(0, 0.01, len(x) // 3).astype(np.float32),
+        np.zeros(0, np.float32),
+        x[1000:1512],
+        x[::-1].copy(),
+        x[:100],
+    ]
+    got = speech_probs(clips, rows=rows)
+    assert len(got) == len(clips) and got[3].size == 0
+    model = _model()
+    for clip, probs in zip(clips, got, strict=True):
+        if clip.size < 512:  # silero's audio_forward refuses a clip under one window
+            assert probs.size == (1 if clip.size else 0)
+            continue
+        with torch.inference_mode():
+            ref = model.audio_forward(torch.from_numpy(clip.copy()), SR).reshape(-1).numpy()
+        np.testing.assert_array_equal(probs, ref)
+
+
+def test_spans_of_many_clips_are_each_clips_own(speech):
+    from datagen.qc.vad import speech_spans_many
+
+    x = speech[0]
+    clips = [(x, SR), (np.zeros(SR, np.float32), SR), (resample(x, SR, 22050), 22050), (x[: SR // 2], SR)]
+    assert speech_spans_many(clips) == [speech_spans(a, sr) for a, sr in clips]

@@ -239,3 +239,24 @@ def test_packed_timings_match_the_one_clip_check(voices):
         assert u.timing_source == "asr" and len(u.words) == len(alone)
         diffs += [abs(a.start - b.start) for a, b in zip(u.words, alone, strict=True)]
     assert np.median(diffs) <= 0.06, diffs
+
+
+def test_a_shard_trims_each_dialogue_as_it_would_alone(voices):
+    """Silero scores a shard's utterances as one batch: every kept utterance must be
+    the one QC keeps when its dialogue is the only one, and a record that breaks the
+    batch rejects its own dialogue, not the shard."""
+    shorter = dialogue(voices, id="b", answer_audio=voices[ANSWER][: len(voices[ANSWER]) // 2])
+    shard = [dialogue(voices, id="a"), shorter, dialogue(voices, id="c", answer_audio=voices[QUESTION])]
+    together = stage(trim="silero").process(shard)
+    alone = [stage(trim="silero").process([vd]).items[0] for vd in shard]
+    assert [vd.dialogue.id for vd in together.items] == ["a", "b", "c"]
+    for a, b in zip(together.items, alone, strict=True):
+        for key in a.utterances:
+            np.testing.assert_array_equal(a.utterances[key].audio, b.utterances[key].audio)
+            assert a.utterances[key].words == b.utterances[key].words
+
+    broken = dialogue(voices, id="x", answer_audio=np.array(["x"] * 100, dtype=object))
+    out = stage(trim="silero").process([shard[0], broken, shard[1]])
+    assert [vd.dialogue.id for vd in out.items] == ["a", "b"]
+    assert [(r.id, r.reason) for r in out.rejects] == [("x", "qc_error")]
+    np.testing.assert_array_equal(out.items[1].utterances["t1"].audio, alone[1].utterances["t1"].audio)
