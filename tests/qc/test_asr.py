@@ -201,3 +201,28 @@ def test_cheap_pass_encodes_a_short_clip_on_its_own_length(packed_vs_alone):
     assert cheap.transcribe(audios[0], SR, word_timestamps=False)[0] == exact
     long = np.concatenate([x, np.zeros(int(30 * SR), np.float32)])
     assert cheap._greedy_exact(long) is None
+
+
+def test_cheap_pass_cuts_a_clip_over_one_window_at_a_pause(packed_vs_alone, monkeypatch):
+    """A clip over 29 s is heard as two exact-length halves, cut in a pause, not
+    through faster-whisper's padded long-form pass; a clip over two windows is."""
+    audios, *_ = packed_vs_alone
+    gap = np.zeros(int(0.6 * SR), np.float32)
+    parts, texts = [], []
+    while sum(len(p) for p in parts) < 31 * SR:
+        for text, audio in zip(PACKED, audios, strict=True):
+            parts += [audio.astype(np.float32), gap]
+            texts.append(text)
+    long = np.concatenate(parts[:-1])
+    assert 31 * SR <= len(long) <= 2 * 29 * SR
+    cheap = Transcriber(beam_size=1, fallback=False)
+    cuts = []
+    exact = cheap._greedy_exact
+    monkeypatch.setattr(cheap, "_greedy_exact", lambda x: cuts.append(len(x)) or exact(x))
+    hyp, _ = cheap.transcribe(long, SR, word_timestamps=False)
+    assert wer(" ".join(texts), hyp) <= 0.1, hyp
+    whole, first, second = cuts  # the whole clip first: too long for one window
+    assert whole == len(long) and first + second == len(long)
+    assert max(first, second) <= (asr.WINDOW_FRAMES - asr.TAIL_FRAMES) * 160
+    assert np.abs(long[first - SR // 20 : first + SR // 20]).max() == 0.0  # inside a gap
+    assert cheap._greedy_split(np.zeros(2 * 29 * SR + 1, np.float32)) is None
