@@ -100,7 +100,7 @@ def speech_spans_many(
     (`speech_probs`): what a stage with many utterances at hand should call."""
     from silero_vad import get_speech_timestamps_from_probs
 
-    xs = [_at_vad_rate(a, sr) for a, sr in clips]
+    xs = [resample(a, sr, VAD_SR) for a, sr in clips]  # a float32 copy when sr is VAD_SR already
     out = []
     for x, probs in zip(xs, speech_probs(xs), strict=True):
         if x.size == 0:
@@ -127,13 +127,6 @@ def speech_spans(audio: np.ndarray, sr: int, threshold: float = 0.5) -> list[tup
     0.1 s, coarser than one 80 ms label block.
     """
     return speech_spans_many([(audio, sr)], threshold)[0]
-
-
-def _at_vad_rate(audio: np.ndarray, sr: int) -> np.ndarray:
-    x = np.asarray(audio, dtype=np.float32)
-    if x.size and sr != VAD_SR:
-        x = resample(x, sr, VAD_SR)
-    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def crop_utterance(utt: Utterance, start_s: float, end_s: float) -> Utterance:
