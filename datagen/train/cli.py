@@ -20,7 +20,7 @@ def fail(msg: str) -> None:
 
 def _config(config: Path, set_: list[str]):
     from datagen.config import RecipeError
-    from datagen.train.config import load_train_config
+    from datagen.train.common.config import load_train_config
 
     try:
         return load_train_config(config, set_)
@@ -35,13 +35,13 @@ STOP_AFTER = typer.Option(None, "--stop-after", help="Stop after this many optim
 
 def _train(kind: str, config: Path, set_: list[str], fresh: bool, stop_after: int | None) -> None:
     """Run one trainer (sft or dpo) and say where its checkpoint is."""
-    from datagen.train.vocab import TokenizerMismatch
+    from datagen.train.training.vocab import TokenizerMismatch
 
     cfg = _config(config, set_)
     if kind == "sft":
-        from datagen.train.loop import train_sft as train
+        from datagen.train.training.loop import train_sft as train
     else:
-        from datagen.train.dpo import train_dpo as train
+        from datagen.train.preference.dpo import train_dpo as train
     try:
         res = train(cfg, resume=not fresh, stop_after=stop_after)
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
@@ -79,9 +79,9 @@ def errors(
     greedy: bool = typer.Option(False, "--greedy", help="Greedy argmax decoding, whatever the config says"),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
-    from datagen.train.checkpoint import resolve
-    from datagen.train.errors import run_errors
-    from datagen.train.vocab import TokenizerMismatch
+    from datagen.train.streaming.errors import run_errors
+    from datagen.train.training.checkpoint import resolve
+    from datagen.train.training.vocab import TokenizerMismatch
 
     if greedy and shift_threshold is not None:
         fail("--greedy and --shift-threshold are two decision rules: pick one")
@@ -105,7 +105,7 @@ def score(
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the two rule baselines"),
 ) -> None:
     """Turn-taking success, stop precision/recall/F1, early stops and latencies, beside two rule baselines."""
-    from datagen.train.score import format_result, score_log
+    from datagen.train.judging.score import format_result, score_log
 
     if not error_log.is_file():
         fail(f"no error log at {error_log}")
@@ -132,7 +132,7 @@ def dpo(
 
 
 def _mix(text: str | None) -> dict[str, float]:
-    from datagen.train.simulate import MISTAKES
+    from datagen.train.preference.simulate import MISTAKES
 
     if not text:
         return {m: 1.0 for m in MISTAKES}
@@ -167,8 +167,8 @@ def dpo_pairs(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over the five categories."""
-    from datagen.train.dpo_data import build
-    from datagen.train.vocab import TokenizerMismatch
+    from datagen.train.preference.dpo_data import build
+    from datagen.train.training.vocab import TokenizerMismatch
 
     if not simulate and (error_log is None or not error_log.is_file()):
         fail(f"no error log at {error_log} (or pass --simulate to make errors from the corpus)")
@@ -200,7 +200,7 @@ def compare(
     out: Path = typer.Option(..., "--out", help="Folder for report.md, compare.png, compare.json"),
 ) -> None:
     """One before/after table and plot of two error logs over the same evaluation sets."""
-    from datagen.train.compare import compare as run_compare
+    from datagen.train.judging.compare import compare as run_compare
 
     try:
         res = run_compare(before, after, out)

@@ -1,11 +1,11 @@
 """The judge and the scorer on assistant_backchannel dialogues: a cue in the dip of the
 user's long turn, then the answer after the last stretch."""
 
-from datagen.train.config import ScoreConfig
-from datagen.train.errlog import consistency_problem, schema_problem
-from datagen.train.judge import judge
-from datagen.train.score import metrics, table
-from datagen.train.tracks import SpeakSpan, render
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import SpeakSpan, render
+from datagen.train.judging.errlog import consistency_problem, schema_problem
+from datagen.train.judging.judge import judge
+from datagen.train.judging.score import metrics, table
 
 B = 0.08
 CFG = ScoreConfig()

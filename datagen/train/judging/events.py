@@ -20,7 +20,7 @@ Event kinds:
 
 from __future__ import annotations
 
-from datagen.train.answers import Answer, assistant_turns
+from datagen.train.training.answers import Answer, assistant_turns
 
 OVERLAYS = ("backchannel", "barge_in", "related_question", "distractor")
 CUE = "assistant_backchannel"  # the assistant's own cue in a user's turn (datagen.records.CUE_KIND)

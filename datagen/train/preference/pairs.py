@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from datagen.train.config import ScoreConfig
-from datagen.train.judge import judge
-from datagen.train.tracks import SpeakSpan, render, spans_of
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import SpeakSpan, render, spans_of
+from datagen.train.judging.judge import judge
 
 PAIR_SCHEMA = "duplex-dpo-pair/1"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datagen.train.answers import answers_of, assistant_wave, gold_voice
-from datagen.train.augment import late_decision, react_sooner
-from datagen.train.features import CausalFbank
-from datagen.train.vocab import LabelVocab
+from datagen.train.training.answers import answers_of, assistant_wave, gold_voice
+from datagen.train.training.augment import late_decision, react_sooner
+from datagen.train.training.features import CausalFbank
+from datagen.train.training.vocab import LabelVocab
 
 IGNORE = -100  # target of a padding block
 
@@ -131,9 +131,9 @@ class StreamBatcher:
 class DuplexDataset(torch.utils.data.Dataset):
     """Lhotse-style map dataset: `dataset[cuts]` -> one batch for SFT: the environment
     channel as recorded, the assistant stream rebuilt from the decisions the way
-    inference builds it from the model's (datagen/train/answers.py), and for a share
+    inference builds it from the model's (datagen/train/training/answers.py), and for a share
     of dialogues one decision made late, and barge-in stops taught over a window
-    when `react_from_s` is set (datagen/train/augment.py).
+    when `react_from_s` is set (datagen/train/training/augment.py).
 
     Which dialogues get a late decision, and which, is drawn from (seed, epoch, cut
     id): the same on every run and after a resume, whatever the batch order."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datagen.train.config import OptimConfig, TrainConfig
+from datagen.train.common.config import OptimConfig, TrainConfig
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datagen.train.config import TrainConfig
-from datagen.train.vocab import LabelVocab
+from datagen.train.common.config import TrainConfig
+from datagen.train.training.vocab import LabelVocab
 
 PER_BLOCK = 5  # 2 env + 2 assistant embeddings + 1 token
 PREDICT_AT = 3  # the last assistant embedding of a block predicts its token

@@ -5,7 +5,7 @@ Each block the model reads its environment embeddings (the dialogue's channel
 0, which does not depend on the model), its assistant-stream embeddings (its
 own voice, which does), and emits one token that is fed back. Its decisions
 drive its voice: a speak-`<shift>` starts the next answer `synth_delay_s`
-later, a stop-`<shift>` silences it (datagen/train/answers.py), and the
+later, a stop-`<shift>` silences it (datagen/train/training/answers.py), and the
 assistant stream is re-encoded block by block from that audio.
 
 Equivalences this relies on (each has a test): causal fbank of a block with
@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
-from datagen.train.answers import Answer, place_answer
-from datagen.train.data import fit
-from datagen.train.features import CausalFbank
-from datagen.train.model import EMB_PER_BLOCK, DuplexModel, cache_kwarg
+from datagen.train.training.answers import Answer, place_answer
+from datagen.train.training.data import fit
+from datagen.train.training.features import CausalFbank
+from datagen.train.training.model import EMB_PER_BLOCK, DuplexModel, cache_kwarg
 
 
 @dataclass

@@ -17,7 +17,7 @@ from datagen.config import RecipeError, Strict, _format_errors, _read_yaml, appl
 
 
 class LateDecisions(Strict):
-    """Recovery training (datagen/train/augment.py): in this share of dialogues one gold
+    """Recovery training (datagen/train/training/augment.py): in this share of dialogues one gold
     decision is made up to `max_blocks` late, and only the late decision is learned."""
 
     share: float = Field(0.0, ge=0, le=1)
@@ -99,12 +99,12 @@ class StreamConfig(Strict):
     # model's own text tokens ("own"). Its <shift> decisions are always its own.
     text: Literal["answer", "own"] = "answer"
     # The decision rule: null = greedy argmax (SALMONN-omni); a number = emit <shift>
-    # whenever its probability exceeds it (datagen/train/stream.py, choose).
+    # whenever its probability exceeds it (datagen/train/streaming/stream.py, choose).
     shift_threshold: float | None = Field(None, gt=0, lt=1)
 
 
 class ScoreConfig(Strict):
-    """Tolerances of the judge (datagen/train/judge.py, docs/error_log.md)."""
+    """Tolerances of the judge (datagen/train/judging/judge.py, docs/error_log.md)."""
 
     turn_window_s: float = Field(3.0, gt=0)  # a reply later than this after the user's end is none
     react_window_s: float = Field(1.0, gt=0)  # a stop this long after an overlay's end still reacts to it

@@ -31,16 +31,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datagen.train import checkpoint as ckpt
-from datagen.train.answers import answers_of, assistant_wave, gold_voice
-from datagen.train.augment import react_sooner
-from datagen.train.config import TrainConfig
-from datagen.train.data import StreamBatcher, open_corpora
-from datagen.train.dpo_data import read_pairs
-from datagen.train.errors import label_encoder
-from datagen.train.model import DuplexModel, LossWeights, apply_lora
-from datagen.train.plots import training_curves
-from datagen.train.runtime import (
+from datagen.train.common.config import TrainConfig
+from datagen.train.common.tracks import SpeakSpan
+from datagen.train.preference.dpo_data import read_pairs
+from datagen.train.streaming.errors import label_encoder
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.answers import answers_of, assistant_wave, gold_voice
+from datagen.train.training.augment import react_sooner
+from datagen.train.training.data import StreamBatcher, open_corpora
+from datagen.train.training.model import DuplexModel, LossWeights, apply_lora
+from datagen.train.training.plots import training_curves
+from datagen.train.training.runtime import (
     MetricsLog,
     configure_threads,
     make_optimizer,
@@ -50,8 +51,7 @@ from datagen.train.runtime import (
     seed_everything,
     setup_distributed,
 )
-from datagen.train.tracks import SpeakSpan
-from datagen.train.vocab import LabelVocab
+from datagen.train.training.vocab import LabelVocab
 
 IGNORE = -100
 

@@ -136,17 +136,17 @@ def load(path: Path, map_location="cpu") -> dict:
 
 def load_model(path: str | Path, device):
     """(model, config, vocabulary, label_meta) of a checkpoint, ready for inference."""
-    from datagen.train.config import TrainConfig
-    from datagen.train.model import DuplexModel
-    from datagen.train.vocab import LabelVocab
+    from datagen.train.common.config import TrainConfig
+    from datagen.train.training.model import DuplexModel
+    from datagen.train.training.vocab import LabelVocab
 
     found = resolve(path)
     saved = load(found, map_location=device)
     cfg = TrainConfig.model_validate(saved["config"])
     v = saved["vocab"]
     vocab = LabelVocab(v["tokenizer"], v["size"], v["think"], v["shift"])
-    if cfg.dpo.init and cfg.lora:  # a DPO adapter over the merged SFT model (datagen/train/dpo.py)
-        from datagen.train.dpo import policy_model
+    if cfg.dpo.init and cfg.lora:  # a DPO adapter over the merged SFT model (datagen/train/preference/dpo.py)
+        from datagen.train.preference.dpo import policy_model
 
         model = policy_model(cfg, device)[0]
     else:

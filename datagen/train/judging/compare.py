@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datagen.io.atomic import write_json, write_text
-from datagen.train.score import BASELINES, ROWS, format_result, score_log, table
+from datagen.train.judging.score import BASELINES, ROWS, format_result, score_log, table
 
 PLOTTED = [(label, get) for label, get in ROWS if "latency" not in label]  # the rates, on one axis
 
@@ -48,7 +48,7 @@ def compare(before: str | Path, after: str | Path, out: str | Path, extra: dict 
 
 
 def _ids(path) -> list[str]:
-    from datagen.train.errlog import read_log
+    from datagen.train.judging.errlog import read_log
 
     return [line["cut_id"] for line in read_log(path).lines]
 

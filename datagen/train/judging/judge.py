@@ -36,8 +36,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from datagen.train.config import ScoreConfig
-from datagen.train.tracks import SpeakSpan, spans_of, speaking_at
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import SpeakSpan, spans_of, speaking_at
 
 CATEGORIES = ("cd_barge_in", "ci_barge_in_user", "ci_barge_in_third_party", "backchannel", "early_stop")
 SETTING = {

@@ -28,7 +28,7 @@ import numpy as np
 
 from datagen.io.shar import load_full_answers
 from datagen.timeline.checks import voiced_runs
-from datagen.train.tracks import SpeakSpan, spans_of
+from datagen.train.common.tracks import SpeakSpan, spans_of
 
 EPS = 1e-9
 

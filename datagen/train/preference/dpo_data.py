@@ -23,13 +23,13 @@ from collections import Counter
 from pathlib import Path
 
 from datagen.io.atomic import write_json, write_jsonl
-from datagen.train.answers import answer_tokens
-from datagen.train.config import ScoreConfig
-from datagen.train.data import open_corpora
-from datagen.train.errlog import make_line, read_log, schema_problem
-from datagen.train.errors import label_encoder
-from datagen.train.judge import CATEGORIES
-from datagen.train.pairs import make_pair
+from datagen.train.common.config import ScoreConfig
+from datagen.train.judging.errlog import make_line, read_log, schema_problem
+from datagen.train.judging.judge import CATEGORIES
+from datagen.train.preference.pairs import make_pair
+from datagen.train.streaming.errors import label_encoder
+from datagen.train.training.answers import answer_tokens
+from datagen.train.training.data import open_corpora
 
 DPO_TASKS = frozenset(
     {"backchannel", "barge_in_user", "barge_in_third_party", "barge_in_related", "distractor"}
@@ -194,9 +194,9 @@ def _tokenizer(name: str, backbone_path: str | None):
 
 
 def _simulated_lines(corpora, mix, seed, late_by, backbone_path, cfg) -> tuple[list[dict], str]:
-    from datagen.train.data import corpus_tokenizer
-    from datagen.train.errors import dialogues_of
-    from datagen.train.simulate import simulate
+    from datagen.train.preference.simulate import simulate
+    from datagen.train.streaming.errors import dialogues_of
+    from datagen.train.training.data import corpus_tokenizer
 
     tokenizer = corpus_tokenizer(corpora)
     encode = label_encoder(tokenizer, backbone_path)

@@ -10,7 +10,7 @@ gave exactly that: no turn taken on time, then nonsense.
 So, for a share of the dialogues in each batch, one decision of the gold
 track (a speak or a stop) is moved k blocks later (1 <= k <= `max_blocks`),
 and the assistant stream follows the moved decision as it would at inference
-(datagen/train/answers.py). The fed-back track waits those k blocks; the
+(datagen/train/training/answers.py). The fed-back track waits those k blocks; the
 *targets* in them are the decision itself: at every state the late track
 visits, what an expert does is "now" (DAgger's relabelling, on the states a
 late model actually reaches). One exception: the first `min_finish_blocks`
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID
-from datagen.train.tracks import SpeakSpan, render, spans_of, speaking_at
+from datagen.train.common.tracks import SpeakSpan, render, spans_of, speaking_at
 
 IGNORE = -1  # a block nothing is learned from
 

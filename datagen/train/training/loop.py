@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from datagen.train import checkpoint as ckpt
-from datagen.train.config import TrainConfig
-from datagen.train.data import (
+from datagen.train.common.config import TrainConfig
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.data import (
     DuplexDataset,
     StreamBatcher,
     corpus_tokenizer,
@@ -23,9 +23,9 @@ from datagen.train.data import (
     make_sampler,
     split_cuts,
 )
-from datagen.train.model import DuplexModel, LossWeights
-from datagen.train.plots import training_curves
-from datagen.train.runtime import (
+from datagen.train.training.model import DuplexModel, LossWeights
+from datagen.train.training.plots import training_curves
+from datagen.train.training.runtime import (
     Dist,
     MetricsLog,
     configure_threads,
@@ -37,7 +37,7 @@ from datagen.train.runtime import (
     setup_distributed,
     teardown_distributed,
 )
-from datagen.train.vocab import hf_vocab, tiny_vocab
+from datagen.train.training.vocab import hf_vocab, tiny_vocab
 
 
 def make_vocab(cfg: TrainConfig, corpus_tok: str):

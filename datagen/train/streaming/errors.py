@@ -1,9 +1,9 @@
 """`datagen train errors`: stream a checkpoint over evaluation corpora, log what it did.
 
-For every dialogue: its gold facts (datagen/train/events.py), the model's
-streamed token track (datagen/train/stream.py) and the judge's verdict
-(datagen/train/judge.py), written as one error-log line
-(datagen/train/errlog.py). Dialogues are read a few batches at a time, so
+For every dialogue: its gold facts (datagen/train/judging/events.py), the model's
+streamed token track (datagen/train/streaming/stream.py) and the judge's verdict
+(datagen/train/judging/judge.py), written as one error-log line
+(datagen/train/judging/errlog.py). Dialogues are read a few batches at a time, so
 memory stays flat however large the set.
 """
 
@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from datagen.text.tokenizer import TEXT_OFFSET, get_tokenizer
-from datagen.train import checkpoint as ckpt
-from datagen.train.answers import answers_of
-from datagen.train.data import corpus_tokenizer, open_corpora
-from datagen.train.errlog import make_line, write_log
-from datagen.train.events import gold_record
-from datagen.train.runtime import Dist, pick_device
-from datagen.train.stream import Dialogue, decode
-from datagen.train.tracks import shift_blocks
-from datagen.train.vocab import TokenizerMismatch
+from datagen.train.common.tracks import shift_blocks
+from datagen.train.judging.errlog import make_line, write_log
+from datagen.train.judging.events import gold_record
+from datagen.train.streaming.stream import Dialogue, decode
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.answers import answers_of
+from datagen.train.training.data import corpus_tokenizer, open_corpora
+from datagen.train.training.runtime import Dist, pick_device
+from datagen.train.training.vocab import TokenizerMismatch
 
 
 def label_encoder(tokenizer_name: str, backbone_path: str | None) -> Callable[[str], list[int]]:

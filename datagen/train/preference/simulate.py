@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID
-from datagen.train.tracks import SpeakSpan, render
+from datagen.train.common.tracks import SpeakSpan, render
 
 MISTAKES = (
     "stop_at_backchannel",

@@ -1,7 +1,7 @@
 """`datagen score ERROR_LOG`: turn-taking and barge-in figures, beside two rule baselines.
 
 Every figure is recomputed from the log's events and predicted tracks by the
-judge (datagen/train/judge.py); the verdicts written in the log are not
+judge (datagen/train/judging/judge.py); the verdicts written in the log are not
 trusted, so a log from any model scores the same way.
 
 - turn-taking success: turns taken after the user ended (not in a pause,
@@ -24,10 +24,10 @@ from statistics import mean, median
 
 import numpy as np
 
-from datagen.train.baselines import block_vad, rule_track
-from datagen.train.config import ScoreConfig
-from datagen.train.errlog import read_log
-from datagen.train.judge import SETTING, judge
+from datagen.train.common.config import ScoreConfig
+from datagen.train.judging.baselines import block_vad, rule_track
+from datagen.train.judging.errlog import read_log
+from datagen.train.judging.judge import SETTING, judge
 
 BASELINES = {"baseline_a": False, "baseline_b": True}  # name -> stops at speech onsets
 
@@ -100,7 +100,7 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
 
 def _baseline_tracks(lines: list[dict], corpus_override: str | None) -> tuple[dict, str] | tuple[None, str]:
     """Baseline tracks for every line whose audio can be found."""
-    from datagen.train.data import open_corpora
+    from datagen.train.training.data import open_corpora
 
     want: dict[str, list[int]] = {}
     for i, line in enumerate(lines):

@@ -16,9 +16,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from datagen.train.config import ScoreConfig
-from datagen.train.judge import judge
-from datagen.train.tracks import shift_blocks
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import shift_blocks
+from datagen.train.judging.judge import judge
 
 SCHEMA_ID = "duplex-error-log/1"
 
