@@ -38,8 +38,9 @@ from datagen.train.streaming.errors import label_encoder
 from datagen.train.training import checkpoint as ckpt
 from datagen.train.training.answers import answers_of, assistant_wave, gold_voice
 from datagen.train.training.augment import react_sooner
+from datagen.train.training.checkpoint import policy_model
 from datagen.train.training.data import StreamBatcher, open_corpora
-from datagen.train.training.model import DuplexModel, LossWeights, apply_lora
+from datagen.train.training.model import DuplexModel, LossWeights
 from datagen.train.training.plots import training_curves
 from datagen.train.training.runtime import (
     MetricsLog,
@@ -69,20 +70,6 @@ def effective_config(cfg: TrainConfig) -> TrainConfig:
         merged["lora"] = cfg.lora.model_dump(mode="json")
     merged["dpo"]["init"] = str(ckpt.resolve(cfg.dpo.init))
     return TrainConfig.model_validate(merged)
-
-
-def policy_model(cfg: TrainConfig, device) -> tuple[DuplexModel, LabelVocab, dict]:
-    """The SFT checkpoint, ready to be trained with DPO (module docstring)."""
-    model, _, vocab, meta, _ = ckpt.load_model(cfg.dpo.init, device)
-    if model.lora:
-        model.backbone = model.backbone.merge_and_unload()
-        model.backbone = apply_lora(model.backbone, cfg.lora, vocab)
-    for part in (model.encoder, model.connector):
-        part.requires_grad_(False)
-    for p in (model.stream_emb, model.state_emb):
-        if p is not None:
-            p.requires_grad_(False)
-    return model.to(device), vocab, meta
 
 
 class PairData:

@@ -146,10 +146,27 @@ def load_model(path: str | Path, device):
     v = saved["vocab"]
     vocab = LabelVocab(v["tokenizer"], v["size"], v["think"], v["shift"])
     if cfg.dpo.init and cfg.lora:  # a DPO adapter over the merged SFT model (datagen/train/preference/dpo.py)
-        from datagen.train.preference.dpo import policy_model
-
         model = policy_model(cfg, device)[0]
     else:
         model = DuplexModel(cfg, vocab)
     load_model_state(model, saved["model"])
     return model.to(device).eval(), cfg, vocab, v["label_meta"], found
+
+
+def policy_model(cfg, device):
+    """The SFT checkpoint `cfg.dpo.init`, ready to be trained with DPO: its LoRA adapter
+    merged and a fresh one on top (so the adapter-disabled backbone is the reference),
+    encoder, connector and stream/state embeddings frozen (datagen/train/preference/dpo.py).
+    Here, not beside DPO, because loading a DPO checkpoint builds the same model first."""
+    from datagen.train.training.model import apply_lora
+
+    model, _, vocab, meta, _ = load_model(cfg.dpo.init, device)
+    if model.lora:
+        model.backbone = model.backbone.merge_and_unload()
+        model.backbone = apply_lora(model.backbone, cfg.lora, vocab)
+    for part in (model.encoder, model.connector):
+        part.requires_grad_(False)
+    for p in (model.stream_emb, model.state_emb):
+        if p is not None:
+            p.requires_grad_(False)
+    return model.to(device), vocab, meta
