@@ -103,15 +103,19 @@ def score(
         None, "--corpus", help="Where the dialogues' audio is, if not where the log says"
     ),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the two rule baselines"),
+    cues: Path = typer.Option(
+        None, "--cues", help="Error log of the assistant_backchannel eval set: the cue-success row from it"
+    ),
 ) -> None:
     """Turn-taking success, stop precision/recall/F1, early stops and latencies, beside two rule baselines."""
     from datagen.train.judging.score import format_result, score_log
 
-    if not error_log.is_file():
-        fail(f"no error log at {error_log}")
+    for log in (error_log, cues):
+        if log is not None and not log.is_file():
+            fail(f"no error log at {log}")
     target = out or error_log.with_suffix(".score.json")
     try:
-        res = score_log(error_log, target, corpus=corpus, baselines=not no_baselines)
+        res = score_log(error_log, target, corpus=corpus, baselines=not no_baselines, cues=cues)
     except ValueError as e:
         fail(str(e))
     typer.echo(format_result(res))
@@ -154,6 +158,9 @@ def dpo_pairs(
         ..., "--out", help="Folder to write pairs.jsonl, sft.jsonl, trl.jsonl, stats.json"
     ),
     per_category: int = typer.Option(None, "--per-category", help="Cap on pairs per error category"),
+    categories: str = typer.Option(
+        None, "--categories", help="Only pairs of these error categories, comma-separated (default: all)"
+    ),
     simulate: bool = typer.Option(
         False, "--simulate", help="No model yet: make rejected tracks from the corpus"
     ),
@@ -166,7 +173,7 @@ def dpo_pairs(
     ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over the five categories."""
+    """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over error categories."""
     from datagen.train.preference.dpo_data import build
     from datagen.train.training.vocab import TokenizerMismatch
 
@@ -182,6 +189,7 @@ def dpo_pairs(
             simulate_mix=_mix(mix) if simulate else None,
             late_by=late_by,
             backbone_path=backbone,
+            categories=categories.split(",") if categories else None,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -198,12 +206,18 @@ def compare(
     before: Path = typer.Argument(..., help="Error log of the model before (e.g. after SFT)"),
     after: Path = typer.Argument(..., help="Error log of the model after (e.g. after DPO), same dialogues"),
     out: Path = typer.Option(..., "--out", help="Folder for report.md, compare.png, compare.json"),
+    cues_before: Path = typer.Option(
+        None, "--cues-before", help="Before's log of the assistant_backchannel set"
+    ),
+    cues_after: Path = typer.Option(None, "--cues-after", help="After's log of the same set"),
 ) -> None:
     """One before/after table and plot of two error logs over the same evaluation sets."""
     from datagen.train.judging.compare import compare as run_compare
 
+    if (cues_before is None) != (cues_after is None):
+        fail("--cues-before and --cues-after go together")
     try:
-        res = run_compare(before, after, out)
+        res = run_compare(before, after, out, cues=(cues_before, cues_after) if cues_before else None)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(res["table"] + f"\n\nwritten: {res['report']}")

@@ -89,3 +89,43 @@ def test_error_log_schema_accepts_the_event():
         **rec,
     }
     assert schema_problem(line) is None and consistency_problem(line) is None
+
+
+def _logged(track):
+    from datagen.train.judging.errlog import make_line
+
+    rec = record() | {"cut_id": "c", "corpus": None, "tokenizer": "builtin", "gold_shifts": [28, 36, 70, 150]}
+    return make_line(rec, track, "model", CFG)
+
+
+def test_a_cue_mistake_is_its_own_error_category():
+    assert _logged(spans((70, 150)))["category"] == "assistant_backchannel"  # no cue in the dip
+    assert _logged(spans((28, None)))["category"] == "assistant_backchannel"  # the cue took the floor
+    assert _logged(spans((28, 36), (70, 150)))["category"] is None
+
+
+def test_a_cue_mistake_becomes_a_pair_whose_chosen_track_cues_in_the_dip_and_hands_back():
+    import numpy as np
+
+    from datagen.text.tokenizer import SHIFT_ID
+    from datagen.train.common.tracks import spans_of
+    from datagen.train.preference.pairs import make_pair
+
+    tokens = [(5, 6), (7, 8, 9)]
+    dip, back = (int(2.0 / B), int(3.2 / B)), int((3.2 + CFG.react_window_s) / B)
+    for track, speak in ((spans((70, 150)), 28), (spans((31, None)), 31)):  # no cue; a cue that talks on
+        line = _logged(track)
+        pair, why = make_pair(line, tokens, CFG)
+        assert why == "ok" and pair["category"] == "assistant_backchannel"
+        chosen, rejected = np.array(pair["chosen"]), np.array(pair["rejected"])
+        f = pair["first_divergent_block"]
+        assert np.array_equal(chosen[:f], rejected[:f]) and (chosen[f] == SHIFT_ID) != (
+            rejected[f] == SHIFT_ID
+        )
+        cue, answer = spans_of(chosen)
+        # the cue is said in the dip (the model's own block where it had cued), then ends with
+        # its audio (natural_blocks 8), back before the user goes on: the floor handed back
+        assert dip[0] <= cue.speak <= dip[1] and cue.speak == speak and cue.stop == speak + 8 <= back
+        assert cue.tokens == tokens[0] and answer.speak == 70
+        assert outcomes(chosen) == ["ok", "ok"] and judge(line, chosen, CFG)["category"] is None
+        assert pair["chosen_voice"][0] == [0, speak, speak + 8]

@@ -16,13 +16,22 @@ from datagen.train.judging.score import BASELINES, ROWS, format_result, score_lo
 PLOTTED = [(label, get) for label, get in ROWS if "latency" not in label]  # the rates, on one axis
 
 
-def compare(before: str | Path, after: str | Path, out: str | Path, extra: dict | None = None) -> dict:
+def compare(
+    before: str | Path,
+    after: str | Path,
+    out: str | Path,
+    extra: dict | None = None,
+    cues: tuple[str | Path, str | Path] | None = None,
+) -> dict:
+    """`cues`: the (before, after) logs of the assistant_backchannel set, for the cue row."""
     out = Path(out)
-    b = score_log(before, Path(before).with_suffix(".score.json"))
-    a = score_log(after, Path(after).with_suffix(".score.json"), baselines=False)
-    ids_b, ids_a = set(_ids(before)), set(_ids(after))
-    if ids_a != ids_b:
-        raise ValueError(f"the two logs are not over the same dialogues ({len(ids_b)} vs {len(ids_a)})")
+    cb, ca = cues or (None, None)
+    b = score_log(before, Path(before).with_suffix(".score.json"), cues=cb)
+    a = score_log(after, Path(after).with_suffix(".score.json"), baselines=False, cues=ca)
+    for x, y in [(before, after)] + ([cues] if cues else []):
+        ids_b, ids_a = set(_ids(x)), set(_ids(y))
+        if ids_a != ids_b:
+            raise ValueError(f"{x} and {y} are not over the same dialogues ({len(ids_b)} vs {len(ids_a)})")
     cols = {"SFT (before)": b["model"], "SFT + DPO (after)": a["model"]}
     cols |= {name.replace("_", " "): b[name] for name in BASELINES if name in b}
     _plot(cols, out / "compare.png")
@@ -30,7 +39,8 @@ def compare(before: str | Path, after: str | Path, out: str | Path, extra: dict 
         "# Before and after DPO",
         "",
         f"{b['scored']} evaluation dialogues; `{before}` (SFT checkpoint `{b['checkpoint'][0]}`) "
-        f"against `{after}` (DPO checkpoint `{a['checkpoint'][0]}`).",
+        f"against `{after}` (DPO checkpoint `{a['checkpoint'][0]}`)"
+        + (f"; cue success on the {b['cue_log']['scored']} dialogues of `{cb}` / `{ca}`." if cues else "."),
         "",
         table(cols),
         "",

@@ -28,8 +28,9 @@ that is when its token is emitted. Latencies are measured to that moment.
   speak in the dip is `no_cue`. A cue is not a turn: the answer's `turn`
   event starts at the user's last stretch.
 
-Error categories are SALMONN-omni's five (REFERENCE.md §1); turn-taking
-errors and consequences of an earlier error (`not_speaking`) have none.
+Error categories are SALMONN-omni's five (REFERENCE.md §1), and a sixth of
+ours for the cue (`no_cue`, `took_floor`), so DPO pairs can teach it too;
+turn-taking errors and consequences of an earlier error (`not_speaking`) have none.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from collections.abc import Sequence
 from datagen.train.common.config import ScoreConfig
 from datagen.train.common.tracks import SpeakSpan, spans_of, speaking_at
 
-CATEGORIES = ("cd_barge_in", "ci_barge_in_user", "ci_barge_in_third_party", "backchannel", "early_stop")
+CATEGORIES = (
+    "cd_barge_in",
+    "ci_barge_in_user",
+    "ci_barge_in_third_party",
+    "backchannel",
+    "early_stop",
+    "assistant_backchannel",  # ours: the assistant's own cue, missed or talked on (not the paper's)
+)
 SETTING = {
     "barge_in": "ci",
     "backchannel": "ci",
@@ -59,6 +67,8 @@ def category_of(event: dict) -> str | None:
         return "backchannel"
     if kind == "silence":
         return "early_stop"
+    if kind == "assistant_backchannel":
+        return "assistant_backchannel"
     return None
 
 

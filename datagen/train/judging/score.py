@@ -13,7 +13,9 @@ trusted, so a log from any model scores the same way.
 - latencies (ms): end of user speech -> speak decision; barge-in onset -> stop decision;
 - cue success (assistant_backchannel): dips of a user's long turn where the model said
   a cue and handed the floor back (not `no_cue`, not `took_floor`), and its latency
-  from the dip's start.
+  from the dip's start. `--cues LOG` takes these from a second log (the
+  assistant_backchannel eval set), so the other figures stay those of the first
+  (the CI + CD sets) and the table shows both.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ def score_log(
     corpus: str | None = None,
     cfg: ScoreConfig | None = None,
     baselines: bool = True,
+    cues: str | Path | None = None,
 ) -> dict:
     cfg = cfg or ScoreConfig()
     log = read_log(path)
@@ -156,11 +159,24 @@ def score_log(
             result["vad"] = detector
             for name, t in tracks.items():
                 result[name] = metrics(log.lines, t, cfg)
+    if cues:
+        _add_cues(result, score_log(cues, corpus=corpus, cfg=cfg, baselines=baselines))
     if out:
         from datagen.io.atomic import write_json
 
         write_json(Path(out), result)
     return result
+
+
+CUE_KEYS = ("cue_success", "cues", "cue_latency_ms")
+
+
+def _add_cues(result: dict, cue_result: dict) -> None:
+    """The cue figures of the cue set's log, in place of the main log's own."""
+    result["cue_log"] = {k: cue_result[k] for k in ("log", "lines", "scored", "rejected")}
+    for name in ["model", *BASELINES]:
+        if name in result and name in cue_result:
+            result[name] |= {k: cue_result[name][k] for k in CUE_KEYS}
 
 
 ROWS = (
@@ -202,6 +218,8 @@ def format_result(result: dict) -> str:
         )
     if "baselines_skipped" in result:
         head += f"\nbaselines not scored: {result['baselines_skipped']}"
+    if "cue_log" in result:
+        head += f"; cue success from {result['cue_log']['scored']} dialogues of {result['cue_log']['log']}"
     return (
         head + "\n\n" + table(cols) + "\n\nbaseline (a): speak after 0.6 s of silence, never stop; "
         "(b): (a) + stop at any channel-0 speech onset"

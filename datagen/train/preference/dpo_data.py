@@ -8,7 +8,8 @@ Writes, atomically, into OUT:
 - `rejected.jsonl` every logged line that did not become a pair, with its reason;
 - `stats.json`   the books: lines = pairs + rejected + lines without an error, per category.
 
-Pairs are balanced across the five error categories: each keeps at most
+Pairs are balanced across the error categories (SALMONN-omni's five and the
+assistant's cue, judging/judge.py): each keeps at most
 `per_category` pairs (default: the median of the non-empty categories'
 counts), drawn with a seeded generator, the rest rejected as over the cap.
 """
@@ -31,8 +32,15 @@ from datagen.train.streaming.errors import label_encoder
 from datagen.train.training.answers import answer_tokens
 from datagen.train.training.data import open_corpora
 
-DPO_TASKS = frozenset(
-    {"backchannel", "barge_in_user", "barge_in_third_party", "barge_in_related", "distractor"}
+DPO_TASKS = frozenset(  # tasks whose mistakes make pairs; the SFT sample comes from the others
+    {
+        "backchannel",
+        "barge_in_user",
+        "barge_in_third_party",
+        "barge_in_related",
+        "distractor",
+        "assistant_backchannel",
+    }
 )
 
 
@@ -110,8 +118,14 @@ def build(
     late_by: int = 6,
     backbone_path: str | None = None,
     score_cfg: ScoreConfig | None = None,
+    categories: list[str] | None = None,
 ) -> dict:
+    """Pairs from a log (or simulated mistakes), at most `per_category` of each category,
+    only of `categories` when given (the rest rejected as `category_not_asked`)."""
     cfg = score_cfg or ScoreConfig()
+    unknown = set(categories or ()) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"unknown error categories {sorted(unknown)}; choose from {list(CATEGORIES)}")
     out = Path(out)
     rejected: list[dict] = []
     if simulate_mix is not None:
@@ -137,6 +151,11 @@ def build(
                 rejected.append({"cut_id": line["cut_id"], "reason": why})
             continue
         pair["corpus"] = facts[line["cut_id"]]["corpus"]
+        if categories and pair["category"] not in categories:
+            rejected.append(
+                {"cut_id": line["cut_id"], "reason": "category_not_asked", "category": pair["category"]}
+            )
+            continue
         found[pair["category"]].append(pair)
     counts = Counter({c: len(v) for c, v in found.items()})
     cap = _cap(counts, per_category)

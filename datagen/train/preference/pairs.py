@@ -1,16 +1,19 @@
 """DPO preference pairs from an error log (SALMONN-omni's stage 3).
 
-For a logged dialogue whose judge verdict falls in one of the five error
-categories: *rejected* is the model's own token track; *chosen* is the same
-track up to the first block where its `<shift>`s part from the gold
-behaviour, then the gold behaviour from there (a `<shift>` moved, inserted or
-removed; text tokens from the gold answer).
+For a logged dialogue whose judge verdict falls in one of the error
+categories (SALMONN-omni's five and the assistant's cue): *rejected* is the
+model's own token track; *chosen* is the same track up to the first block
+where its `<shift>`s part from the gold behaviour, then the gold behaviour
+from there (a `<shift>` moved, inserted or removed; text tokens from the gold
+answer).
 
 "The gold behaviour" is aligned to what the model already did right: where
 it took a turn acceptably (the judge said `ok`), the gold answer starts at
 the model's own decision rather than the corpus's; where it reacted to a
-barge-in acceptably, the stop stays where it put it. So the two tracks are
-identical up to the first real mistake, and differ at it.
+barge-in acceptably, the stop stays where it put it; where it said a cue in
+the dip and talked on (`took_floor`), the cue stays and ends where its audio
+does, handing the floor back. So the two tracks are identical up to the first
+real mistake, and differ at it. A missed cue (`no_cue`) gets the gold one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def target_spans(line: dict, verdict: dict, answer_tokens: Sequence[Sequence[int
     speak_ok: dict[int, int] = {}
     stop_ok: dict[int, int] = {}
     for ev, v in zip(line["events"], verdict["verdicts"], strict=True):
+        if ev["kind"] == "assistant_backchannel" and v["outcome"] == "took_floor":
+            speak_ok.setdefault(ev["answer"], v["block"])  # the cue came in the dip: keep it, end it
         if v["outcome"] != "ok":
             continue
         if ev["kind"] in ("turn", "assistant_backchannel"):  # both judge a speak decision

@@ -9,7 +9,11 @@ track with one typical mistake, in a configurable mix:
 - `ignore_barge_in` / `miss_related`: talks through an interruption or a
   related question to the end of its answer;
 - `react_late`: stops `late_by` blocks after the gold stop;
-- `early_stop`: ends an uninterrupted answer 30-70 % of the way through.
+- `early_stop`: ends an uninterrupted answer 30-70 % of the way through;
+- `skip_cue`: says nothing in a dip of the user's long turn where a cue
+  (assistant_backchannel) belongs;
+- `cue_takes_floor`: says the cue, then keeps the floor past the user's
+  resumption (no stop until 2 s after it, or never).
 
 The result is an ordinary error log (checkpoint `simulated:<mistake>`), so
 pairs are built from it exactly as from a real model's log.
@@ -32,6 +36,8 @@ MISTAKES = (
     "miss_related",
     "react_late",
     "early_stop",
+    "skip_cue",
+    "cue_takes_floor",
 )
 APPLIES = {  # which gold events a mistake can be made on
     "stop_at_backchannel": ("backchannel",),
@@ -40,6 +46,8 @@ APPLIES = {  # which gold events a mistake can be made on
     "miss_related": ("related_question",),
     "react_late": ("barge_in", "related_question"),
     "early_stop": ("finish",),
+    "skip_cue": ("assistant_backchannel",),
+    "cue_takes_floor": ("assistant_backchannel",),
 }
 
 
@@ -94,6 +102,11 @@ def make_mistake(
         stop = a["gold_speak"] + a["natural_blocks"]
     elif mistake == "react_late":
         stop = a["gold_stop"] + late_by
+    elif mistake == "skip_cue":
+        kept = [sp for i, sp in enumerate(spans) if i != k]
+        return render(record["num_blocks"], kept)
+    elif mistake == "cue_takes_floor":
+        stop = int(np.ceil((ev["end"] + 2.0) / b - 1e-9))
     else:  # early_stop
         stop = a["gold_speak"] + max(1, int(a["natural_blocks"] * rng.uniform(0.3, 0.7)))
     return _with_answer_changed(record, spans, k, stop)
