@@ -221,3 +221,44 @@ def compare(
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(res["table"] + f"\n\nwritten: {res['report']}")
+
+
+@train_app.command()
+def runs(
+    loops: list[Path] = typer.Argument(
+        ..., help="`make loop` folders, one per seed (each with compare.json)"
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder for runs.md and runs.json"),
+) -> None:
+    """Run after run: before/after DPO per seed, the spread of each change, and the bar per seed."""
+    from datagen.train.judging.runs import runs as run_runs
+
+    try:
+        res = run_runs(loops, out)
+    except (FileNotFoundError, KeyError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\nwritten: {res['report']}")
+
+
+@train_app.command()
+def sweep(
+    run: Path = typer.Argument(..., help="The SFT run (or checkpoint) DPO starts from"),
+    pool: str = typer.Option(..., "--pool", help="Held-out training pool (recipes/dpo_pool_large.yaml)"),
+    eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
+    cues: str = typer.Option(None, "--cues", help="The assistant_backchannel eval set, for cue success"),
+    pairs: list[int] = typer.Option(..., "--pairs", help="Number of pairs (repeatable): 32 100 ..."),
+    source: list[str] = typer.Option(..., "--source", help="own, simulate or mixed (repeatable)"),
+    out: Path = typer.Option(..., "--out", help="Folder for every run, sweep.md and sweep.json"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the pair draw and of DPO"),
+    recipe: Path = typer.Option(Path("recipes/train/tiny_cpu_dpo.yaml"), "--recipe", help="DPO recipe"),
+    set_: list[str] = SET,
+) -> None:
+    """DPO's figures against the number of pairs and their source (own / simulated / mixed)."""
+    from datagen.train.preference.sweep import sweep as run_sweep
+    from datagen.train.training.vocab import TokenizerMismatch
+
+    try:
+        res = run_sweep(run, pool, eval_, out, pairs, source, cues, seed, recipe, set_)
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\nwritten: {res['report']}")

@@ -129,3 +129,27 @@ def test_a_cue_mistake_becomes_a_pair_whose_chosen_track_cues_in_the_dip_and_han
         assert cue.tokens == tokens[0] and answer.speak == 70
         assert outcomes(chosen) == ["ok", "ok"] and judge(line, chosen, CFG)["category"] is None
         assert pair["chosen_voice"][0] == [0, speak, speak + 8]
+
+
+def test_score_takes_cue_success_from_the_cue_sets_log(tmp_path):
+    from datagen.train.judging.compare import compare
+    from datagen.train.judging.errlog import write_log
+    from datagen.train.judging.score import score_log
+
+    plain = record() | {"events": record()["events"][1:], "answers": record()["answers"]}
+    main = [_logged(spans((70, 150))) | {"events": plain["events"], "category": None, "errors": []}]
+    write_log(tmp_path / "main.jsonl", main)
+    write_log(tmp_path / "cues_before.jsonl", [_logged(spans((70, 150)))])  # no cue
+    write_log(tmp_path / "cues_after.jsonl", [_logged(spans((28, 36), (70, 150)))])  # the cue
+    alone = score_log(tmp_path / "main.jsonl", baselines=False)["model"]
+    both = score_log(tmp_path / "main.jsonl", baselines=False, cues=tmp_path / "cues_before.jsonl")
+    assert alone["cue_success"] is None and both["model"]["cue_success"] == 0.0
+    assert both["model"]["turns"] == alone["turns"] == 1  # the other figures are the main log's
+    assert both["cue_log"]["scored"] == 1
+    res = compare(
+        tmp_path / "main.jsonl",
+        tmp_path / "main.jsonl",
+        tmp_path / "cmp",
+        cues=(tmp_path / "cues_before.jsonl", tmp_path / "cues_after.jsonl"),
+    )
+    assert "| cue success (assistant backchannel) | 0.000 | 1.000 |" in res["table"]
