@@ -55,3 +55,9 @@ def corpus_files(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def folder_files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def diff(got: dict[str, bytes], want: dict[str, bytes]) -> list[str]:
+    """Which files differ (for the assertion message)."""
+    keys = sorted(set(got) | set(want))
+    return [k for k in keys if got.get(k) != want.get(k)]

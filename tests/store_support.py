@@ -87,9 +87,8 @@ def start_s3_server() -> S3Server:
             time.sleep(0.05)
     import boto3
 
-    iam = boto3.client(
-        "iam", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
-    )
+    anyone = {"aws_access_key_id": "x", "aws_secret_access_key": "x", "region_name": "us-east-1"}
+    iam = boto3.client("iam", endpoint_url=endpoint, **anyone)
     iam.create_user(UserName="datagen")
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_user_policy(UserName="datagen", PolicyName="all", PolicyDocument=json.dumps(policy))

@@ -15,8 +15,6 @@ from fault_support import child_env, corpus_files, fast_recipe, folder_files, ru
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
-from store_support import s3_env, s3_server  # noqa: E402, F401  (fixtures)
-
 from datagen.executors.runner import run  # noqa: E402
 from datagen.io.store import shar_fields  # noqa: E402
 
@@ -79,7 +77,8 @@ app()
 def test_worker_killed_mid_upload_then_rerun_leaves_no_duplicate_and_no_orphan(s3_env, s3_fast):
     s3_env.new_bucket("killed")
     args = run_args("s3://killed/fast")[3:]  # after `python -m datagen`
-    proc = subprocess.run([sys.executable, "-c", _KILL_MID_UPLOAD, *args], env=child_env(), capture_output=True)
+    cmd = [sys.executable, "-c", _KILL_MID_UPLOAD, *args]
+    proc = subprocess.run(cmd, env=child_env(), capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     left = s3_env.objects("killed", "fast/")
     partial = [k for k in left if k.startswith("_work/shards/000002/")]
