@@ -57,7 +57,7 @@ $(STAMP): pyproject.toml | /usr/bin/espeak-ng
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,dev]"
+	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,cloud,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
