@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from datagen.backends.registry import make_tts
 from datagen.backends.tts.base import Speaker, TTSRequest
+from datagen.backends.tts.cosyvoice2_load import MODEL_FILES
 from datagen.backends.tts.cosyvoice2 import (
     LOCK_NAME,
     CosyVoice2Options,
@@ -156,6 +157,9 @@ def _checkout(root: Path, new_api: bool, with_vllm: bool = False) -> tuple[Path,
     model = root / "CosyVoice2-0.5B"
     model.mkdir()
     (model / "cosyvoice2.yaml").write_text("sample_rate: 24000\n")
+    for name in MODEL_FILES[1:]:  # present, never read by the stand-in
+        (model / name).parent.mkdir(parents=True, exist_ok=True)
+        (model / name).write_bytes(b"")
     return repo, model
 
 
@@ -200,7 +204,7 @@ def test_options() -> None:
     with pytest.raises(ValidationError):
         CosyVoice2Options(unknown=True)
     b = make_tts("cosyvoice2", {"gpus_per_worker": 0.5})
-    assert b.resources_gpus == 0.5 and b.extra == ""
+    assert b.resources_gpus == 0.5 and b.extra == "cosyvoice"
 
 
 def test_detect_prompt_api() -> None:

@@ -101,3 +101,53 @@ def vllm_memory_share(share: float) -> Iterator[list[float]]:
             vllm.EngineArgs = real
         else:  # it was served by vllm's lazy module __getattr__: leave that in charge again
             del vllm.EngineArgs
+
+
+# What `CosyVoice2(model_dir)` opens (besides spk2info.pt, which is optional).
+MODEL_FILES = (
+    "cosyvoice2.yaml",
+    "llm.pt",
+    "flow.pt",
+    "hift.pt",
+    "campplus.onnx",
+    "speech_tokenizer_v2.onnx",
+    "CosyVoice-BlankEN/config.json",
+)
+
+
+def missing_model_files(model_dir: str | Path) -> list[str]:
+    """The files of a CosyVoice2 model folder that are not there."""
+    return [name for name in MODEL_FILES if not Path(model_dir, name).is_file()]
+
+
+def restore_llm(model: Any, model_dir: str | Path) -> bool:
+    """Put the speech-token LLM back where upstream's CosyVoice2 keeps it, if it is missing.
+
+    The PyPI package `cosyvoice-minicpmo` (FunAudioLLM/CosyVoice at 46dfe04,
+    repackaged for MiniCPM-o, which makes its own speech tokens) comments
+    out the LLM in `CosyVoice2Model`: `__init__` gets `None` for it and
+    `load` skips `llm.pt`, so `inference_zero_shot` would fail in its LLM
+    thread. Upstream's code does, and so this does, the same two things:
+    build `configs['llm']` from `cosyvoice2.yaml` and
+    `load_state_dict(torch.load(llm.pt), strict=True)`, then `.to(device).eval()`
+    (`.half()` when upstream kept fp16 on, i.e. on a GPU). The yaml is read a second time for it (upstream's
+    `__init__` drops its configs), which also builds the flow and HiFT once
+    more and throws them away: a few seconds at load, never per request.
+    Returns whether it restored anything.
+    """
+    engine = getattr(model, "model", None)
+    if engine is None or getattr(engine, "llm", None) is not None:
+        return False
+    import torch
+    from hyperpyyaml import load_hyperpyyaml
+
+    folder = Path(model_dir)
+    with open(folder / "cosyvoice2.yaml") as f:
+        configs = load_hyperpyyaml(f, overrides={"qwen_pretrain_path": str(folder / "CosyVoice-BlankEN")})
+    llm = configs["llm"]
+    llm.load_state_dict(torch.load(folder / "llm.pt", map_location=engine.device), strict=True)
+    llm.to(engine.device).eval()
+    if getattr(engine, "fp16", False):
+        llm.half()
+    engine.llm = llm
+    return True
