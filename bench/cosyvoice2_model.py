@@ -32,10 +32,12 @@ Random weights need three things a trained model has (all set in `shape_weights`
 * **Lengths.** A random LLM almost never samples the end token, so upstream's
   loop would run to its cap of 20 speech tokens per text token. The LLM's
   output layer is scaled down (logits within ~0.1 of each other) and the end
-  token's bias raised by log(24), so among the 25 candidates upstream's
-  top-k sampler keeps it is picked about half the time: upstream's
+  token's bias raised (`EOS_LOGIT_BIAS`), so among the 25 candidates
+  upstream's top-k sampler keeps it is picked about 3 times in 4: upstream's
   `min_token_text_ratio` (2 speech tokens per text token, before which it
-  refuses the end token) then sets the length, plus a short geometric tail.
+  resamples the end token away, 100 tries at most) then sets the length, plus
+  a short tail (the end token is skipped when upstream's repetition check
+  falls back to sampling the whole distribution).
   At 25 tokens/s that is 80 ms of audio per text token; recipes slow it to
   a speaking rate with upstream's `speed` (a mel stretch).
 * **Level.** HiFT's last layer is scaled down and its magnitude bias set to
@@ -56,8 +58,10 @@ from pathlib import Path
 
 SIZES = ("tiny", "0.5b")
 SPEECH_TOKENS = 6561  # CosyVoice2's FSQ speech-token vocabulary
-EOS_LOGIT_BIAS = math.log(24)  # the end token as likely as the other 24 top-k candidates together
 LLM_LOGIT_STD = 0.1  # spread of the scaled-down LLM logits
+# The end token three times as likely as the other 24 top-k candidates together: those are
+# the top of 6,563 logits, about 4 standard deviations above the mean (a share of ~0.75).
+EOS_LOGIT_BIAS = math.log(3 * 24) + 4 * LLM_LOGIT_STD
 MAG = 60.0  # HiFT iSTFT magnitude (exp of conv_post's bias): about -20 dBFS out of upstream's istft
 F0_HZ = 150.0
 
@@ -256,7 +260,8 @@ def training_text() -> list[str]:
     import yaml
 
     data = Path(__file__).resolve().parents[1] / "datagen" / "data"
-    lines = [json.loads(x).get("question", "") for x in (data / "questions.jsonl").read_text().splitlines() if x]
+    rows = (data / "questions.jsonl").read_text().splitlines()
+    lines = [json.loads(x).get("question", "") for x in rows if x.strip()]
 
     def walk(v: object) -> None:
         if isinstance(v, str):

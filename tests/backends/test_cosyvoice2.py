@@ -28,7 +28,6 @@ from pydantic import ValidationError
 
 from datagen.backends.registry import make_tts
 from datagen.backends.tts.base import Speaker, TTSRequest
-from datagen.backends.tts.cosyvoice2_load import MODEL_FILES
 from datagen.backends.tts.cosyvoice2 import (
     LOCK_NAME,
     CosyVoice2Options,
@@ -39,6 +38,7 @@ from datagen.backends.tts.cosyvoice2 import (
     estimate_words,
     speech_bounds,
 )
+from datagen.backends.tts.cosyvoice2_load import MODEL_FILES
 
 FAKE = """
 import os

@@ -101,7 +101,7 @@ class CosyVoice2Options(BackendOptions):
     vllm_gpu_memory_utilization: float = Field(0.2, gt=0, le=VLLM_GPU_BUDGET)
     prompt_api: Literal["auto", "tensor", "path"] = "auto"
     speed: float = Field(1.0, gt=0.25, le=4.0)
-    gpus_per_worker: float = Field(0.25, gt=0, le=8)
+    gpus_per_worker: float = Field(0.25, ge=0, le=8)  # 0: CPU actors (tests, the random-weight recipe)
     prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
     prompt_cache_size: int = Field(256, ge=1)  # speakers kept registered with the model (LRU)
     # the speaker pool (LibriHeavy via Lhotse)
@@ -317,7 +317,8 @@ class CosyVoice2TTS(TTSBackend):
         if not callable(getattr(CosyVoice2, "add_zero_shot_spk", None)):
             # without it every speaker would fail in _one and come back as a silent bad_prompt
             raise RuntimeError(
-                f"cosyvoice2: the CosyVoice code at {repo or 'site-packages'} has no CosyVoice2.add_zero_shot_spk, "
+                f"cosyvoice2: the CosyVoice code at {repo or 'site-packages'} has no "
+                "CosyVoice2.add_zero_shot_spk, "
                 f"which this backend needs to cache speaker prompts; it was added upstream in commit "
                 f"{ZERO_SHOT_SPK_COMMIT}, first tagged v2.0: update the checkout "
                 f"(git -C {repo} pull && git -C {repo} submodule update --init --recursive)"

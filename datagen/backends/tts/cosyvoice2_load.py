@@ -26,8 +26,8 @@ VLLM_GPU_BUDGET = 0.9  # most of one GPU the vLLM engines of its actors may rese
 
 def actors_per_gpu(gpus_per_worker: float) -> int:
     """How many actors Ray packs onto one GPU when each asks for `gpus_per_worker`."""
-    if gpus_per_worker >= 1:
-        return 1
+    if gpus_per_worker >= 1 or gpus_per_worker <= 0:
+        return 1  # whole GPUs, or CPU actors
     return max(1, math.floor(1 / gpus_per_worker + 1e-9))
 
 
