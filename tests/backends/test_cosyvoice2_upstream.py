@@ -85,7 +85,7 @@ def test_voices_speakers_and_evicts_them_from_the_real_spk2info(backend: CosyVoi
     for s in (a, b):
         (r,) = backend.synthesize([TTSRequest(f"k-{s.id}", "Where is the station?", s, seed=3)])
         assert r.error == "" and r.sample_rate == 24000, r.error
-        assert r.timing_source == "estimate" and [w.word for w in r.words] == "Where is the station?".split()
+        assert r.timing_source == "estimate" and [w.text for w in r.words] == "Where is the station?".split()
         audio = r.audio
         # the made model's level (bench/cosyvoice2_model.py): well above the -45 dBFS silence check
         assert 20 * np.log10(np.sqrt(np.mean(audio**2))) > -35 and np.abs(audio).max() < 0.99

@@ -45,6 +45,10 @@ Why it looks the way it does:
 * **Bad prompts are data errors, not crashes.** A missing or over-30 s
   prompt becomes `TTSResult(error="bad_prompt: ...")` before the model is
   touched, so the stage can retry with another speaker.
+* **Same bytes anywhere.** Upstream's matmuls give other bits with another
+  CPU thread count (and so other sampled speech tokens), and a Ray actor runs
+  with OMP_NUM_THREADS=1 where a local run has every core: `threads` (1)
+  fixes torch's count at load, so a shard is the same bytes on either.
 * **Timings are estimates.** CosyVoice returns no alignment: word times are
   spread over the trimmed speech in proportion to characters
   (`timing_source="estimate"`); run QC's ASR pass when that matters.
@@ -100,6 +104,10 @@ class CosyVoice2Options(BackendOptions):
     # share of the GPU each actor's vLLM engine reserves (upstream hard-codes 0.2); only with load_vllm
     vllm_gpu_memory_utilization: float = Field(0.2, gt=0, le=VLLM_GPU_BUDGET)
     prompt_api: Literal["auto", "tensor", "path"] = "auto"
+    # torch's CPU threads in this process (torch.set_num_threads at load): float reductions
+    # depend on the thread count, so a fixed count gives the same bytes in a 1-CPU Ray actor
+    # and in a local run; None leaves torch's own choice
+    threads: int | None = Field(1, ge=1)
     speed: float = Field(1.0, gt=0.25, le=4.0)
     gpus_per_worker: float = Field(0.25, ge=0, le=8)  # 0: CPU actors (tests, the random-weight recipe)
     prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
@@ -326,6 +334,10 @@ class CosyVoice2TTS(TTSBackend):
         kwargs: dict[str, Any] = {"load_jit": o.load_jit, "load_trt": o.load_trt, "fp16": o.fp16}
         if o.load_vllm or "load_vllm" in inspect.signature(CosyVoice2.__init__).parameters:
             kwargs["load_vllm"] = o.load_vllm
+        if o.threads:
+            import torch
+
+            torch.set_num_threads(o.threads)
         builds = o.load_trt or o.load_vllm  # only these write into model_dir
         share = vllm_memory_share(o.vllm_gpu_memory_utilization) if o.load_vllm else nullcontext()
         with model_dir_lock(model_dir) if builds else nullcontext(), share as applied:
