@@ -106,14 +106,18 @@ def test_same_seed_same_samples(backend: CosyVoice2TTS) -> None:
     assert x.error == y.error == "" and np.array_equal(x.audio, y.audio)
 
 
-def test_missing_prompt_is_a_bad_prompt_reject(backend: CosyVoice2TTS, tmp_path: Path) -> None:
+def test_missing_or_unreadable_prompt_is_a_bad_prompt_reject(backend: CosyVoice2TTS, tmp_path: Path) -> None:
+    """A missing file is caught before the model; an unreadable one when the prompt is read
+    for upstream's add_zero_shot_spk. Both are the request's reject, not the batch's crash."""
     spk = backend.speakers()[0]
+    junk = tmp_path / "junk.flac"
+    junk.write_bytes(b"not audio at all" * 100)
     gone = Speaker(spk.id + "-gone", "cosyvoice2", {**spk.params, "prompt_wav": str(tmp_path / "none.flac")})
-    ok, bad = backend.synthesize(
-        [TTSRequest("a", "Hello there.", spk), TTSRequest("b", "Hello there.", gone)]
-    )
-    assert ok.error == "" and bad.audio is None
-    assert bad.error.startswith("bad_prompt: prompt audio not found")
+    bad = Speaker(spk.id + "-junk", "cosyvoice2", {**spk.params, "prompt_wav": str(junk)})
+    r_gone, r_bad = backend.synthesize([TTSRequest("a", "Hello there.", gone), TTSRequest("b", "Hi.", bad)])
+    assert r_gone.audio is None and r_gone.error.startswith("bad_prompt: prompt audio not found")
+    assert r_bad.audio is None and r_bad.error.startswith("bad_prompt: "), r_bad.error
+    assert bad.id not in backend._model.frontend.spk2info
 
 
 @pytest.mark.parametrize("name", ["flow.pt", "speech_tokenizer_v2.onnx", "CosyVoice-BlankEN/config.json"])
