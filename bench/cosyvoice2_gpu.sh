@@ -50,5 +50,5 @@ python3 -m bench.libriheavy_prompts --out "$WORK/prompts" >/dev/null
 echo "build: $(( $(date +%s) - t0 )) s" | tee -a "$OUT/build.log"
 python3 -m bench.cosyvoice2_rtf --model "$WORK/model" --prompts "$WORK/prompts" --device "$DEVICE" \
   --size "$SIZE" --actors "$ACTORS" --precision "$PRECISION" --repeat "$REPEAT" \
-  --json "$OUT/cosyvoice2_rtf.json" 2>&1 | grep -v -i "warn\|it/s\]\|INFO\|autocast\|forward_call" \
+  --json "$OUT/cosyvoice2_rtf.json" 2>&1 | grep -v -i "warn\|it/s\]\|s/it\]\|INFO\|autocast\|forward_call" \
   | tee "$OUT/rtf.log"
