@@ -11,7 +11,9 @@
 #
 # Results in $OUT (default /tmp/cosyvoice2_out): cosyvoice2_rtf.json (rows, the
 # executor.sizing figures, BENCHMARKS.md rows as markdown) and the log. The output has the
-# same format on CPU and GPU.
+# same format on CPU and GPU. From a GPU run, copy cosyvoice2_rtf.json to
+# bench/results/cosyvoice2_gpu.json: `make bench` puts its rows in BENCHMARKS.md
+# (bench/device_rows.py), and its "sizing" figures go in executor.sizing.
 set -uo pipefail
 OUT=${OUT:-/tmp/cosyvoice2_out}
 DEVICE=${DEVICE:-cuda}

@@ -161,6 +161,16 @@ def markdown(rows: list[dict], size: str, command: str) -> str:
     return head + body
 
 
+def _machine(device: str) -> str:
+    import platform
+
+    if device == "cuda":
+        import torch
+
+        return f"{torch.cuda.get_device_name(0)}, {os.cpu_count()} CPUs"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (no GPU)"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
@@ -179,7 +189,14 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(row), flush=True)
             rows.append(row)
     command = "bash bench/cosyvoice2_gpu.sh"
-    out = {"size": a.size, "rows": rows, "sizing": sizing(rows), "markdown": markdown(rows, a.size, command)}
+    out = {
+        "size": a.size,
+        "machine": _machine(a.device),
+        "when": time.strftime("%Y-%m-%d"),
+        "rows": rows,
+        "sizing": sizing(rows),
+        "markdown": markdown(rows, a.size, command),
+    }
     print("executor.sizing:", json.dumps(out["sizing"]))
     print(out["markdown"])
     if a.json:
