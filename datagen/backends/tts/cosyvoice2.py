@@ -60,7 +60,6 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import logging
 import math
@@ -80,7 +79,7 @@ from datagen.backends.tts.cosyvoice2_load import (  # noqa: F401  (LOCK_NAME: re
     LOCK_NAME,
     VLLM_GPU_BUDGET,
     actors_per_gpu,
-    missing_model_files,
+    check_code_and_model,
     model_dir_lock,
     restore_llm,
     vllm_memory_share,
@@ -273,38 +272,7 @@ class CosyVoice2TTS(TTSBackend):
     def check_paths(self) -> tuple[Path | None, Path]:
         """Fail fast, before any import, when the code or the weights are missing.
         Returns (the checkout, or None for the installed package; the model folder)."""
-        o = self.options
-        repo: Path | None = None
-        if o.repo_path:
-            repo = Path(o.repo_path)
-            if not Path(repo, "cosyvoice", "cli", "cosyvoice.py").is_file():
-                raise FileNotFoundError(
-                    f"cosyvoice2: repo_path {o.repo_path!r} is not a CosyVoice checkout; "
-                    "git clone --recursive https://github.com/FunAudioLLM/CosyVoice (see docs/gpu.md)"
-                )
-            matcha = Path(repo, "third_party", "Matcha-TTS")
-            if not matcha.is_dir() or not any(matcha.iterdir()):
-                raise FileNotFoundError(
-                    f"cosyvoice2: {matcha} is empty; run "
-                    "`git submodule update --init --recursive` in the checkout"
-                )
-        elif importlib.util.find_spec("cosyvoice") is None or importlib.util.find_spec("matcha") is None:
-            raise FileNotFoundError(
-                "cosyvoice2: CosyVoice's code is not installed and no repo_path is set; "
-                "`make setup` installs it (the `cosyvoice` extra, see docs/gpu.md)"
-            )
-        if not o.model_dir or not Path(o.model_dir, "cosyvoice2.yaml").is_file():
-            raise FileNotFoundError(
-                f"cosyvoice2: model_dir {o.model_dir!r} has no cosyvoice2.yaml; copy CosyVoice2-0.5B there "
-                "(it is never downloaded from here)"
-            )
-        missing = missing_model_files(o.model_dir)
-        if missing:
-            raise FileNotFoundError(
-                f"cosyvoice2: model_dir {o.model_dir} lacks {', '.join(missing)}; "
-                "copy the whole CosyVoice2-0.5B folder (it is never downloaded from here)"
-            )
-        return repo, Path(o.model_dir)
+        return check_code_and_model(self.options.repo_path, self.options.model_dir)
 
     def _load(self) -> Any:
         if self._model is not None:

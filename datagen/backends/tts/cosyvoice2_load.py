@@ -1,9 +1,12 @@
 """Loading CosyVoice2 safely when several actors share a GPU and a model folder.
 
-Three things upstream leaves to the caller (datagen/backends/tts/cosyvoice2.py
-uses them): how many actors Ray packs on one GPU, a cross-process lock around
-the one-time builds upstream writes into the model folder, and the share of
-GPU memory upstream's `load_vllm` reserves, which it hard-codes.
+Checks that the code and every model file are there before anything loads
+(`check_code_and_model`), puts back the LLM the PyPI build leaves out
+(`restore_llm`), and three things upstream leaves to the caller
+(datagen/backends/tts/cosyvoice2.py uses them): how many actors Ray packs on
+one GPU, a cross-process lock around the one-time builds upstream writes
+into the model folder, and the share of GPU memory upstream's `load_vllm`
+reserves, which it hard-codes.
 """
 
 from __future__ import annotations
@@ -118,6 +121,45 @@ MODEL_FILES = (
 def missing_model_files(model_dir: str | Path) -> list[str]:
     """The files of a CosyVoice2 model folder that are not there."""
     return [name for name in MODEL_FILES if not Path(model_dir, name).is_file()]
+
+
+def check_code_and_model(repo_path: str | None, model_dir: str | None) -> tuple[Path | None, Path]:
+    """(the checkout or None for the installed package, the model folder), or a clear
+    FileNotFoundError naming what is missing: a checkout without Matcha-TTS, no installed
+    code, a folder without cosyvoice2.yaml or any other file CosyVoice2 opens."""
+    import importlib.util
+
+    repo: Path | None = None
+    if repo_path:
+        repo = Path(repo_path)
+        if not Path(repo, "cosyvoice", "cli", "cosyvoice.py").is_file():
+            raise FileNotFoundError(
+                f"cosyvoice2: repo_path {repo_path!r} is not a CosyVoice checkout; "
+                "git clone --recursive https://github.com/FunAudioLLM/CosyVoice (see docs/gpu.md)"
+            )
+        matcha = Path(repo, "third_party", "Matcha-TTS")
+        if not matcha.is_dir() or not any(matcha.iterdir()):
+            raise FileNotFoundError(
+                f"cosyvoice2: {matcha} is empty; run "
+                "`git submodule update --init --recursive` in the checkout"
+            )
+    elif importlib.util.find_spec("cosyvoice") is None or importlib.util.find_spec("matcha") is None:
+        raise FileNotFoundError(
+            "cosyvoice2: CosyVoice's code is not installed and no repo_path is set; "
+            "`make setup` installs it (the `cosyvoice` extra, see docs/gpu.md)"
+        )
+    if not model_dir or not Path(model_dir, "cosyvoice2.yaml").is_file():
+        raise FileNotFoundError(
+            f"cosyvoice2: model_dir {model_dir!r} has no cosyvoice2.yaml; copy CosyVoice2-0.5B there "
+            "(it is never downloaded from here)"
+        )
+    missing = missing_model_files(model_dir)
+    if missing:
+        raise FileNotFoundError(
+            f"cosyvoice2: model_dir {model_dir} lacks {', '.join(missing)}; "
+            "copy the whole CosyVoice2-0.5B folder (it is never downloaded from here)"
+        )
+    return repo, Path(model_dir)
 
 
 def restore_llm(model: Any, model_dir: str | Path) -> bool:
