@@ -167,9 +167,16 @@ def _checkout(root: Path, new_api: bool, with_vllm: bool = False) -> tuple[Path,
 def isolated_imports(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     real_vllm = sys.modules.pop("vllm", None)  # so a stand-in `vllm` can be imported
+
+    def ours(m: str) -> bool:
+        return m == "cosyvoice" or m.startswith("cosyvoice.")
+
+    # the installed upstream package (the cosyvoice extra), if a test imported it: set aside
+    real = {m: sys.modules.pop(m) for m in [m for m in sys.modules if ours(m)]}
     yield
-    for name in [m for m in sys.modules if m == "cosyvoice" or m.startswith("cosyvoice.")]:
+    for name in [m for m in sys.modules if ours(m)]:
         del sys.modules[name]
+    sys.modules.update(real)
     sys.modules.pop("vllm", None)
     if real_vllm is not None:
         sys.modules["vllm"] = real_vllm
