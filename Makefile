@@ -29,7 +29,7 @@ SOURCES ?= own simulate mixed
 QA_SETS ?= bundled
 
 .PHONY: help setup corpus test lint report validate inspect bench clean eval-sets train-sft errors score \
-	dpo-pairs train-dpo loop seeds dpo-sweep exports
+	dpo-pairs train-dpo loop seeds dpo-sweep exports cosyvoice-code
 
 help:
 	@echo "make corpus   build the offline tiny corpus into $(OUT) (recipes/tiny.yaml)"
@@ -57,8 +57,17 @@ $(STAMP): pyproject.toml | /usr/bin/espeak-ng
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,cloud,dev]"
+	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,cloud,dev,cosyvoice]"
+	$(MAKE) --no-print-directory cosyvoice-code
 	touch $(STAMP)
+
+# CosyVoice2's upstream code (docs/gpu.md) without its declared requirements (onnxruntime-gpu,
+# openai-whisper's triton, another torch): the `cosyvoice` extra holds what it really imports.
+# No torchaudio is built for torch 2.13: 2.11.1's pure-Python parts (Kaldi fbank, Resample: all
+# CosyVoice uses) run on it, its CUDA-linked op libraries cannot load on a CPU torch, so they go.
+cosyvoice-code:
+	$(BIN)/pip install -q --no-deps cosyvoice-minicpmo==0.1.0 openai-whisper==20250625 torchaudio==2.11.1
+	rm -f "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"/torchaudio/lib/*.so
 
 setup: $(STAMP)
 
