@@ -175,3 +175,37 @@ def test_driver_killed_mid_run_then_rerun(cluster, reference, tmp_path, kind, re
     _row(f"driver killed after {len(before)} shards ({kind}), rerun", 0, round(secs + secs2, 1), same)
     assert same
     time.sleep(1)  # the killed driver's actors are reaped before the next test takes the nodes
+
+
+def test_a_full_disk_on_one_node(cluster, reference, tmp_path, request):
+    """node_a's temp folder (where a worker writes a shard before uploading it) is a
+    256 KiB tmpfs: every shard tried there fails with ENOSPC, is retried on node_b,
+    and the corpus in the store is the undisturbed one."""
+    pytest.importorskip("s3fs")
+    full = tmp_path / "full"
+    full.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(full)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    server = request.getfixturevalue("s3_server")
+    server.new_bucket("full-disk")
+    try:
+        cluster.kill_node("node_a")
+        cluster.add_node("node_a", env={"TMPDIR": str(full)})
+        cluster.wait_for(cpus=2)
+        d = Driver(cluster, "s3://full-disk/fast", env=server.env())
+        rc, secs = d.finish()
+        assert rc == 0, "\n".join(d.lines[-30:])
+        redone = d.count("No space left on device")
+        assert redone >= 1, "\n".join(d.lines)  # node_a did get shards, and failed them
+        got = corpus_files(server.objects("full-disk", "fast/"))
+        same = got == reference
+        _row("full disk on one node (a 256 KiB tmpfs as its TMPDIR), s3", redone, secs, same)
+        assert same, diff(got, reference)
+    finally:
+        if "node_a" in cluster.nodes:
+            cluster.kill_node("node_a")
+        subprocess.run(["umount", "-l", str(full)], capture_output=True)
+        cluster.node_env.pop("node_a", None)
+        cluster.add_node("node_a")
+        cluster.wait_for(cpus=2)
