@@ -76,8 +76,8 @@ class LocalCluster:
         )
 
     def add_node(self, name: str, cpus: int = 1, env: dict[str, str] | None = None) -> None:
-        """A worker node with `cpus` CPUs and a custom resource named `name`; `env`
-        reaches its raylet and so its workers (TMPDIR on a full disk, say)."""
+        """A worker node with `cpus` CPUs and a custom resource named `name`; `env` is
+        added to its `ray start` environment."""
         self.cpus[name] = cpus
         if env is not None:
             self.node_env[name] = env
