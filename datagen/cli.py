@@ -105,7 +105,7 @@ def inspect(out: str = typer.Argument(..., help=CORPUS_HELP)) -> None:
     with _corpus_folder(out, audio=False) as folder:
         if not (folder / "stats.json").is_file():
             _fail(f"{out} is not a corpus folder (no stats.json)")
-        typer.echo(format_summary(collect(folder)))
+        typer.echo(format_summary(collect(folder)).replace(str(folder), out))
 
 
 @app.command()

@@ -50,6 +50,7 @@ class LocalCluster:
         self.nodes: dict[str, subprocess.Popen] = {}
         self.probe: subprocess.Popen | None = None
         self.cpus: dict[str, int] = {}
+        self.node_env: dict[str, dict[str, str]] = {}
         self.tmp.mkdir(parents=True)
         self.log = open(self.tmp / "nodes.log", "ab")  # noqa: SIM115 (closed in stop)
         head = [RAY, "start", "--head", "--block", f"--port={self.port}", "--num-cpus=0"]
@@ -65,21 +66,25 @@ class LocalCluster:
                 assert time.monotonic() < end, "the head never came up"
                 time.sleep(0.2)
 
-    def _spawn(self, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         return subprocess.Popen(
             args,
-            env=self.env,
+            env=dict(self.env, **(env or {})),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killed whole, alone
         )
 
-    def add_node(self, name: str, cpus: int = 1) -> None:
+    def add_node(self, name: str, cpus: int = 1, env: dict[str, str] | None = None) -> None:
+        """A worker node with `cpus` CPUs and a custom resource named `name`; `env` is
+        added to its `ray start` environment."""
         self.cpus[name] = cpus
+        if env is not None:
+            self.node_env[name] = env
         args = [RAY, "start", "--block", f"--address={self.address}", f"--num-cpus={self.cpus[name]}"]
         args += [f'--resources={{"{name}": 1}}', "--disable-usage-stats"]
         args += [f"--temp-dir={self.tmp}"]
-        self.nodes[name] = self._spawn(args + _ports())
+        self.nodes[name] = self._spawn(args + _ports(), self.node_env.get(name))
 
     def kill_node(self, name: str) -> None:
         """SIGKILL the node's every process at once: its process group and every

@@ -67,19 +67,34 @@ def actor_retry_loop(
     """Hand shards to `n_actors` actors one at a time; yield each result (a dict,
     decoded from the actor's JSON). A lost actor is dropped and its shard goes to
     the front of the queue for the actors left; when none is left, a new one is
-    made (Ray places it wherever the cluster still has room)."""
+    made (Ray places it wherever the cluster still has room). A shard that hit an
+    OS error on an actor is retried on another one while another is at work (a
+    full disk stays full)."""
     import ray
 
     actors = [new_actor() for _ in range(n_actors)]
     idle = deque(actors)
     todo = deque(pending)
     tries: dict[int, int] = {}
+    avoid: dict[int, set] = {}  # shard -> actors it failed on with an OS error (a full disk there)
     running: dict = {}
 
+    def pick(actor):
+        """The first shard not failed on `actor`; any shard when no other actor is at work."""
+        for state in todo:
+            if actor not in avoid.get(state.index, ()):
+                return state
+        return todo[0] if not running else None
+
     def fill() -> None:
-        while todo and idle:
-            actor, state = idle.popleft(), todo.popleft()
-            running[submit(actor, state)] = (actor, state)
+        for actor in list(idle):
+            if not todo:
+                return
+            state = pick(actor)
+            if state is not None:
+                idle.remove(actor)
+                todo.remove(state)
+                running[submit(actor, state)] = (actor, state)
 
     try:
         fill()
@@ -101,6 +116,7 @@ def actor_retry_loop(
                         idle.append(actors[-1])
                 else:
                     idle.append(actor)
+                    avoid.setdefault(k, set()).add(actor)  # its retry goes to another actor
                 if paths.is_done(k):  # it was committed before the try was lost
                     yield _recovered(paths, k)
                 elif tries[k] >= max_tries:

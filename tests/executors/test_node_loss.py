@@ -32,7 +32,7 @@ def reference(tmp_path_factory) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def _cluster():
     c = LocalCluster()
     try:
         c.add_node("node_a")
@@ -41,6 +41,20 @@ def cluster():
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture
+def cluster(_cluster):
+    """The cluster as each test finds it: node_a and node_b up, nothing else; a test
+    that killed or replaced nodes gets them back afterwards, pass or fail."""
+    yield _cluster
+    if sorted(n for n in _cluster.nodes if n != "head") != ["node_a", "node_b"] or _cluster.node_env:
+        for name in [n for n in _cluster.nodes if n != "head"]:
+            _cluster.kill_node(name)
+        _cluster.node_env.clear()
+        _cluster.add_node("node_a")
+        _cluster.add_node("node_b")
+    _cluster.wait_for(cpus=2)
 
 
 class Driver:
@@ -112,37 +126,51 @@ def test_a_worker_node_killed_mid_run_does_not_stop_it(cluster, reference, tmp_p
     cluster.wait_for(cpus=2)
 
 
-def test_a_shard_lost_on_every_try_is_recorded_and_a_rerun_finishes_it(cluster, reference, tmp_path):
-    """max_tries=2: node_a dies with shard X, X moves to node_b, node_b dies with X too:
-    X is recorded as failed with the reason, the other shards finish on node_c."""
+def test_two_worker_nodes_killed_and_a_replacement_finishes_the_run(cluster, reference, tmp_path):
+    """Both worker nodes die at once, each with a shard: the run waits for a new node
+    (as a cluster brings up a replacement), which finishes both shards and the rest."""
     out = tmp_path / "twice"
-    d = Driver(cluster, str(out), "executor.max_tries=2")
+    d = Driver(cluster, str(out))
+    d.wait_for(lambda: len(_markers(out)) >= 1)  # both nodes busy with a shard each
+    cluster.kill_node("node_a")
+    cluster.kill_node("node_b")
+    cluster.add_node("node_c")
+    rc, secs = d.finish()
+    assert rc == 0, "\n".join(d.lines[-30:])
+    redone = d.count("lost (")
+    assert redone == 2, "\n".join(d.lines)
+    got = corpus_files(folder_files(out))
+    _row("two worker nodes killed at once, a replacement node joins", redone, secs, got == reference)
+    assert got == reference, diff(got, reference)
+
+
+def test_a_shard_out_of_tries_is_recorded_and_a_rerun_finishes_it(cluster, reference, tmp_path):
+    """max_tries=1: the shard node_a held when it died is recorded as failed with the
+    reason, the other shards finish on node_b, the run exits 2; the same command
+    again does only that shard."""
+    out = tmp_path / "out-of-tries"
+    d = Driver(cluster, str(out), "executor.max_tries=1")
     d.wait_for(lambda: len(_markers(out)) >= 1)
     cluster.kill_node("node_a")
-    d.wait_for(lambda: d.count("lost (") >= 1)
-    lost = next(line for line in d.lines if "lost (" in line).split()[1]
-    cluster.add_node("node_c")  # the replacement the cluster brings up meanwhile
-    n = len(_markers(out))
-    d.wait_for(lambda: len(_markers(out)) > n)  # node_b finished its shard: it now holds X
-    cluster.kill_node("node_b")
     rc, secs = d.finish()
-    assert rc == 2 and f"shard {lost} failed 2 tries" in "\n".join(d.lines), "\n".join(d.lines[-30:])
+    text = "\n".join(d.lines)
+    assert rc == 2 and "failed 1 tries" in text and "rerun the same command" in text, text
     stats = json.loads((out / "stats.json").read_text())
-    assert not stats["complete"] and [f["shard"] for f in stats["failed_shards"]] == [int(lost)]
-    assert "Actor" in stats["failed_shards"][0]["reason"] or "died" in stats["failed_shards"][0]["reason"]
+    assert not stats["complete"] and len(stats["failed_shards"]) == 1
+    failed = stats["failed_shards"][0]
+    assert failed["tries"] == 1 and "ActorDiedError" in failed["reason"], failed
     before = _markers(out)
-    assert len(before) == 5
-    d2 = Driver(cluster, str(out))  # the same command again: only X is left
-    rc2, secs2 = d2.finish()
-    assert rc2 == 0 and all(_markers(out)[k] == v for k, v in before.items())
-    same = corpus_files(folder_files(out)) == reference
-    fault = "worker node killed twice (max_tries=2: shard recorded failed, rerun)"
-    _row(fault, 2, round(secs + secs2, 1), same)
-    assert same
+    assert len(before) == 5 and f"{failed['shard']:06d}" not in before
     cluster.add_node("node_a")
-    cluster.add_node("node_b")
-    cluster.kill_node("node_c")
     cluster.wait_for(cpus=2)
+    d2 = Driver(cluster, str(out), "executor.max_tries=1")
+    rc2, secs2 = d2.finish()
+    assert rc2 == 0 and "5 already done; running 1" in "\n".join(d2.lines)
+    assert all(_markers(out)[k] == v for k, v in before.items())
+    got = corpus_files(folder_files(out))
+    fault = "worker node killed, max_tries=1: shard recorded failed, run goes on; rerun"
+    _row(fault, 1, round(secs + secs2, 1), got == reference)
+    assert got == reference, diff(got, reference)
 
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])

@@ -47,6 +47,7 @@ def _pool(stage, args: tuple, max_tries: int) -> list[int]:
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
+    fault_args = pool_fault_args(ctx, max_tries)  # before the dataset: it copies the context
     ds = ray.data.from_items([{"shard": k} for k in range(4)], override_num_blocks=4)
     ds = ds.map_batches(
         stage,
@@ -54,7 +55,7 @@ def _pool(stage, args: tuple, max_tries: int) -> list[int]:
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=2),
         num_cpus=1,
-        **pool_fault_args(ctx, max_tries),
+        **fault_args,
     )
     return sorted(int(r["shard"]) for r in ds.iter_rows())
 
