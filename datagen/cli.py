@@ -173,9 +173,11 @@ def export(
 
 def _register_trainer() -> None:
     """The trainer's commands (datagen/train/cli.py); their heavy imports load only when run."""
+    from datagen.train.audio_cli import errors_from_audio_cmd
     from datagen.train.cli import dpo_pairs, score, train_app
 
     app.add_typer(train_app, name="train")
+    app.command(name="errors")(errors_from_audio_cmd)
     app.command(name="score")(score)
     app.command(name="dpo")(dpo_pairs)
 
