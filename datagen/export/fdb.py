@@ -75,8 +75,7 @@ OVERLAP_KINDS = ("barge_in", "backchannel", "distractor", "related_question")
 V10_FOLDERS = {
     "pause": "synthetic_pause_handling",
     "qa": "synthetic_turn_taking",
-    "barge_in_user": "synthetic_user_interruption",
-    "barge_in_related": "synthetic_user_interruption",
+    "barge_in_related": "synthetic_user_interruption",  # asked by the user: an interruption to answer
 }
 V15_FOLDERS = {
     "barge_in_user": "user_interruption",
@@ -205,22 +204,31 @@ class Exporter:
         self.out: Path | None = None
         self.ids: dict[str, dict[str, str]] = {}
         self.skipped: Counter = Counter()
+        self.echo: list[dict] = []  # per echo dialogue: how far its echo was cancelled
 
     def begin(self, tmp: Path) -> None:
         self.out = tmp
 
     def add(self, c: ExportCut) -> None:
-        env = resample(c.env, c.sample_rate, SR)
+        if c.task not in (V10_FOLDERS if self.version == "1.0" else V15_FOLDERS):
+            self.skipped[c.task or "unknown"] += 1
+            return
+        env = resample(without_echo(c, self.echo), c.sample_rate, SR)
         made = self._add_v10(c, env) if self.version == "1.0" else self._add_v15(c, env)
         if not made:
             self.skipped[c.task or "unknown"] += 1
 
     def end(self) -> dict:
         write_json(self.out / "ids.json", self.ids)
+        erle = sorted(e["erle_db"] for e in self.echo)
         return {
             "version": self.version,
             "samples": {k: len(v) for k, v in sorted(self.ids.items())},
             "skipped": dict(sorted(self.skipped.items())),
+            "echo_removed": {
+                "dialogues": len(erle),
+                "median_erle_db": erle[len(erle) // 2] if erle else None,
+            },
         }
 
     def _folder(self, name: str, cut_id: str) -> Path:
@@ -239,7 +247,7 @@ class Exporter:
             return self._pause(c, env)
         if c.task == "qa":
             return self._turn_taking(c, env)
-        if c.task in ("barge_in_user", "barge_in_related"):
+        if c.task == "barge_in_related":
             return self._interruption(c, env)
         return False
 
@@ -280,7 +288,7 @@ class Exporter:
         return True
 
     def _interruption(self, c: ExportCut, env: np.ndarray) -> bool:
-        evs = [e for e in overlap_events(c) if e.get("role") == "user" and e["kind"] != "backchannel"]
+        evs = [e for e in overlap_events(c) if e.get("role") == "user" and e["kind"] == "related_question"]
         q = first_question(c)
         if not evs or not q:
             return False
@@ -288,7 +296,7 @@ class Exporter:
         s, e = event_span(ev)
         sup = event_sup(c, ev)
         d = self._folder(V10_FOLDERS[c.task], c.id)
-        write_wav(d / "input.wav", input_audio(env, keep_until(c, ev), e + RESPONSE_S))
+        write_wav(d / "input.wav", input_audio(env, min(keep_until(c, ev), e), e + RESPONSE_S))
         q_start, q_end = min(x.start for x in q), max(x.end for x in q)
         write_wav(d / "context.wav", env[idx(q_start) : idx(q_end)])
         write_wav(d / "interrupt.wav", env[idx(s) : idx(e)])
@@ -310,7 +318,7 @@ class Exporter:
         if c.task == "barge_in_related" and ev.get("role") != "user":
             folder = "third_party_interruption"
         s, e = event_span(ev)
-        keep_end = keep_until(c, ev)
+        keep_end = min(keep_until(c, ev), e)
         x = input_audio(env, keep_end, e + RESPONSE_S)
         sup = event_sup(c, ev)
         env_sups = [t for t in c.sups if t.channel == 0]
@@ -330,6 +338,21 @@ class Exporter:
         write_json(d / "input.json", chunks(words))
         write_json(d / "clean_input.json", chunks(clean_words))
         return True
+
+
+def without_echo(c: ExportCut, log: list[dict]) -> np.ndarray:
+    """Channel 0 with our assistant's echo cancelled (datagen/export/echo.py), for a dialogue
+    mixed with echo; channel 0 itself otherwise. The input is the user's side only: the
+    model under test makes its own voice, and FDB times the user by a VAD on the input."""
+    mix = c.custom.get("mix") or {}
+    if not mix.get("echo"):
+        return c.env
+    from datagen.export.echo import remove_echo
+
+    speech = [(s.start, s.end) for s in c.sups if s.channel == 0]
+    out, stats = remove_echo(c.env, c.assistant, c.sample_rate, float(mix["echo_delay_s"]), speech)
+    log.append(stats)
+    return out
 
 
 def keep_until(c: ExportCut, ev: dict) -> float:
