@@ -132,7 +132,7 @@ def user_interruption(samples: list[tuple[Words, float]]) -> dict:
     return smooth_turn_taking([(crop(w, t), t) for w, t in samples])
 
 
-def v15(samples: list[dict]) -> dict:
+def v15_summary(samples: list[dict]) -> dict:
     """v1.5 timings over samples of `timings`: mean stop and response latency, and how many
     samples have a response at all."""
     stops = [x for s in samples for x in s["stop"]]
@@ -142,4 +142,87 @@ def v15(samples: list[dict]) -> dict:
         "response_latency_s": _avg(resp),
         "responded": _avg([1.0 if s["response"] else 0.0 for s in samples]),
         "n": len(samples),
+    }
+
+
+# ---- the same figures from an error log's tracks (`datagen score`) -------------------------------
+
+SYNTH_DELAY_S = 0.32  # our corpora's label_meta.synth_delay_s: a speak block's audio starts this much later
+TAIL_S = 0.2  # FDB's pause inputs end with the user's turn (our export keeps 0.2 s after it)
+RESPONSE_S = 10.0  # the silence an FDB input leaves for the model to respond into
+V15 = {
+    ("barge_in", "user"): "user_interruption",
+    ("related_question", "user"): "user_interruption",
+    ("backchannel", "user"): "user_backchannel",
+    ("distractor", "third_party"): "background_speech",
+    ("barge_in", "third_party"): "third_party_interruption",
+    ("related_question", "third_party"): "third_party_interruption",
+}
+
+
+def speech_times(line: dict, track) -> list[Seg]:
+    """When the model's voice plays (s), as our judge plays a track: the n-th speak-<shift>
+    starts the n-th answer `synth_delay_s` later, which ends at its stop or its natural end."""
+    from datagen.train.tracks import spans_of
+
+    b = line["block_s"]
+    delay = float((line.get("decoding") or {}).get("synth_delay_s", SYNTH_DELAY_S))
+    out = []
+    for sp, ans in zip(spans_of(track), line["answers"], strict=False):
+        end_block = sp.speak + ans["natural_blocks"]
+        if sp.stop is not None:
+            end_block = min(end_block, sp.stop)
+        s, e = sp.speak * b + delay, end_block * b
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def _within(segs: list[Seg], a: float, z: float) -> Words:
+    """Model speech inside [a, z) as one pseudo-word per segment (the words are unknown)."""
+    return [{"text": "", "timestamp": [max(s, a), min(e, z)]} for s, e in segs if e > a and s < z]
+
+
+def _tor_s(words: Words) -> int:
+    """FDB's take-turn on speech times alone: at least TURN_S from first start to last end."""
+    return int(bool(words) and words[-1]["timestamp"][1] - words[0]["timestamp"][0] >= TURN_S)
+
+
+def from_log(lines: list[dict], tracks: list) -> dict:
+    """FDB v1.0 TOR / latency and v1.5 stop / response latencies over a log's dialogues, each
+    event scored as FDB would score a sample cut around it (its input ending with the event).
+    The words are unknown, so take-turn is FDB's duration rule alone (>= 1 s of speech)."""
+    pause, turn, inter = [], [], []
+    per_cat: dict[str, list[dict]] = {}
+    for line, track in zip(lines, tracks, strict=True):
+        segs = speech_times(line, track)
+        heard = sorted(e["time"] for e in line["events"] if e.get("who"))
+        for ev in line["events"]:
+            t0, t1 = ev["time"], ev["end"]
+            # FDB's input ends with the event: nothing the model says once someone speaks again counts
+            horizon = min([t for t in heard if t > t1] + [t1 + RESPONSE_S])
+            if ev["kind"] == "turn" and ev.get("pauses"):
+                pause.append(_tor_s(_within(segs, 0.0, t1 + TAIL_S)))
+            elif ev["kind"] == "turn":
+                w = _within(segs, t0, horizon)
+                turn.append((_tor_s(w), max(0.0, w[0]["timestamp"][0] - t1) if _tor_s(w) else None))
+            if ev["kind"] == "related_question" and ev["who"] == "user":
+                w = _within(segs, t1, horizon)
+                inter.append((_tor_s(w), w[0]["timestamp"][0] - t1 if _tor_s(w) else None))
+            cat = V15.get((ev["kind"], ev["who"]))
+            if cat:
+                m = merge([x for x in segs if x[0] < horizon], MODEL_MERGE_S)
+                per_cat.setdefault(cat, []).append(
+                    {"stop": stop_latencies([(t0, t1)], m), "response": response_latencies([(t0, t1)], m)}
+                )
+
+    def tor_lat(xs):
+        lats = [lat for _, lat in xs if lat is not None]
+        return {"tor": _avg([float(t) for t, _ in xs]), "latency_s": _avg(lats), "n": len(xs)}
+
+    return {
+        "pause_handling": {"tor": _avg([float(t) for t in pause]), "n": len(pause)},
+        "smooth_turn_taking": tor_lat(turn),
+        "user_interruption": tor_lat(inter),
+        "v1.5": {k: v15_summary(v) for k, v in sorted(per_cat.items())},
     }

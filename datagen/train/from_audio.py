@@ -242,7 +242,8 @@ def errors_from_audio(
         spans_all = speech_of([w for _, _, w in pending], [heard_speech(r) for r, _, _ in pending])
         for (rec, meta, _), spans in zip(pending, spans_all, strict=True):
             track = spans_to_track(spans, rec["num_blocks"], meta["block_s"], meta.get("synth_delay_s", 0.0))
-            lines.append(make_line(rec, track, checkpoint, cfg, {"from_audio": "silero-vad"}))
+            how = {"from_audio": "silero-vad", "synth_delay_s": meta.get("synth_delay_s", 0.0)}
+            lines.append(make_line(rec, track, checkpoint, cfg, how))
         pending.clear()
 
     for corpus in eval_dirs:

@@ -47,6 +47,9 @@ def test_channel_one_scores_as_gold(local_corpus, channel1, tmp_path):
     assert m["turn_taking_success"] == 1.0
     assert m["ci"]["f1"] == 1.0 and m["cd"]["f1"] == 1.0
     assert m["early_stop_rate"] == 0.0
+    f = m["fdb"]  # FDB's definitions on the same tracks: the ideal where the task is present
+    assert f["smooth_turn_taking"]["tor"] == 1.0
+    assert f["pause_handling"]["tor"] in (0.0, None) and f["user_interruption"]["tor"] in (1.0, None)
     for line in lines:  # every decision within a block or two of the gold one, no extra or missing <shift>
         assert len(line["predicted_shifts"]) == len(line["gold_shifts"]), line["cut_id"]
         assert np.max(np.abs(np.subtract(line["predicted_shifts"], line["gold_shifts"]))) <= 8, line["cut_id"]
