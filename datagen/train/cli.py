@@ -77,6 +77,9 @@ def errors(
         help="Emit <shift> when its probability exceeds this (default: the config's stream.shift_threshold)",
     ),
     greedy: bool = typer.Option(False, "--greedy", help="Greedy argmax decoding, whatever the config says"),
+    audio_out: Path = typer.Option(
+        None, "--audio-out", help="Also write each dialogue's output audio here (<cut_id>.wav)"
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.checkpoint import resolve
@@ -89,7 +92,15 @@ def errors(
         found = resolve(checkpoint)
         target = out or found.parent.parent / "errors.jsonl"
         rule = None if greedy else "config" if shift_threshold is None else shift_threshold
-        res = run_errors(found, eval_, target, batch_size=batch_size, device=device, shift_threshold=rule)
+        res = run_errors(
+            found,
+            eval_,
+            target,
+            batch_size=batch_size,
+            device=device,
+            shift_threshold=rule,
+            audio_out=audio_out,
+        )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
