@@ -7,13 +7,14 @@ numeric name (FDB's backchannel scorer reads only digit-named folders) holding
 mono 16 kHz PCM_16 WAVs (FDB computes timing at 16 kHz) and the task's JSON,
 with all timestamps in seconds of that sample's `input.wav`.
 
-Our channel 0 (the environment: user, third parties, echo of the assistant,
-noise) is the input; channel 1 (the assistant) is never written, because it is
-the reference the model under test replaces. Where a corpus was mixed with
-echo, channel 0 carries the echo of *our* assistant's answer: the model under
-test then hears a voice that is not its own. Samples keep channel 0 only up
-to the point where our assistant's reaction would start (so that reaction is
-not in the input) and then add `RESPONSE_S` of digital silence for the model
+Our channel 0 (the environment: user, third parties, noise) is the input, with
+our assistant's echo cancelled where the corpus has it (datagen/export/echo.py:
+the input is the user's side; FDB times the user with a VAD on it, and the model
+under test makes its own voice); channel 1 (the assistant) is never written,
+because it is the reference the model under test replaces. Samples keep channel
+0 only up to the point where our assistant's reaction would start (so that
+reaction is not in the input), never past the end of the sample's event (FDB's
+inputs end with it), and then add `RESPONSE_S` of digital silence for the model
 to answer into.
 
 v1.0 (`version="1.0"`), folders named after FDB's synthetic subsets:
@@ -28,9 +29,10 @@ v1.0 (`version="1.0"`), folders named after FDB's synthetic subsets:
   `[{"text": "[TURN-TAKING]", "timestamp": [user_end, answer_start]}]`. FDB's
   scorer takes `timestamp[0]` as the end of the user's turn and measures the
   model's latency from it, so the span is the turn gap, not the user's turn.
-- `synthetic_user_interruption/{ID}` from `barge_in_user` and from
-  `barge_in_related` where the user asks: `input.wav` is channel 0 through the
-  interruption; `interrupt.json` `[{"context", "interrupt", "timestamp"}]`
+- `synthetic_user_interruption/{ID}` from `barge_in_related` where the user
+  asks (FDB scores the answer to the interruption, so not "Stop talking."):
+  `input.wav` is channel 0 through the interruption's end;
+  `interrupt.json` `[{"context", "interrupt", "timestamp"}]`
   (the user's question, the interruption's words, its span; FDB's ASR crops
   the output at `timestamp[1]`), plus `context.wav` and `interrupt.wav`, the
   channel-0 audio of those two spans.
@@ -40,8 +42,8 @@ barge_in_related by the user), `user_backchannel` (backchannel),
 `background_speech` (distractor) and `third_party_interruption`
 (barge_in_third_party, barge_in_related by a third party; ours, not an FDB
 category). `input.wav` is channel 0 with the cut's first overlap event, up to
-the next overlap event (so each sample holds exactly one) or our assistant's
-next turn; `clean_input.wav` is the same with the event's span silenced (a
+its end (so each sample holds exactly one, and no follow-up);
+`clean_input.wav` is the same with the event's span silenced (a
 `FADE_S` ramp inside the span); `metadata.json` `{context_text,
 current_turn_text, timestamps}` (the user's question(s) before the event, the
 event's own words, as FDB's example has the overlapping turn there, and its
