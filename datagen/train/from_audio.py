@@ -105,7 +105,8 @@ def all_wavs(audio_dir: Path) -> set[Path]:
 
 def read_output(path: Path, duration: float, partial: bool = False) -> np.ndarray:
     """The output as mono 16 kHz float32 exactly `duration` long, or a Reject with the reason.
-    `partial`: the file covers only the start of the dialogue (an FDB sample), the rest is silence."""
+    `partial`: the file is an FDB sample's, which covers the dialogue's start up to its event
+    plus 10 s of room to answer: any length (cut or padded with silence), silence allowed."""
     import soundfile as sf
 
     from datagen.audio import resample
@@ -122,10 +123,10 @@ def read_output(path: Path, duration: float, partial: bool = False) -> np.ndarra
     if not np.all(np.isfinite(x)):
         raise Reject("unreadable", "samples that are not finite numbers")
     got, tol = len(x) / sr, max(LENGTH_TOL_S, LENGTH_TOL_FRAC * duration)
-    if got > duration + tol or (not partial and got < duration - tol):
+    if not partial and abs(got - duration) > tol:
         raise Reject("wrong_length", f"{got:.2f} s for a {duration:.2f} s dialogue (tolerance {tol:.2f} s)")
     peak = float(np.max(np.abs(x)))
-    if peak < SILENT_PEAK:
+    if peak < SILENT_PEAK and not partial:  # an FDB sample may rightly be silent (pause handling)
         raise Reject("silent", f"peak {20 * math.log10(peak + 1e-12):.0f} dBFS")
     clipped = float(np.mean(np.abs(x) >= CLIP_LEVEL))
     if clipped > CLIP_FRACTION:
