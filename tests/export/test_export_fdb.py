@@ -102,19 +102,7 @@ def first_overlay(cut: ExportCut) -> Sup:
     return min(overlay_sups(cut), key=lambda s: s.start)
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def fdb10(local_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fdb") / "fdb1"
-    return out, export(local_corpus, "fdb", out, quiet=True, version="1.0")
-
-
-@pytest.fixture(scope="module")
-def fdb15(local_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fdb") / "fdb15"
-    return out, export(local_corpus, "fdb", out, quiet=True, version="1.5")
+# ---------------------------------------------------------------- fixtures (fdb10, fdb15: conftest.py)
 
 
 def samples_of(out: Path, folder: str, source: dict) -> list[tuple[dict, ExportCut]]:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datagen.export import export
 from datagen.export.common import resample
 from datagen.export.echo import remove_echo
 from datagen.train import fdb_metrics as fdb
@@ -28,11 +27,8 @@ def perfect_words(cut, dur: float) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def fdb_exports(local_corpus, source, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("fdb")
-    return {
-        v: Path(export(local_corpus, "fdb", out / v, quiet=True, version=v)["out"]) for v in ("1.0", "1.5")
-    }
+def fdb_exports(fdb10, fdb15) -> dict[str, Path]:
+    return {"1.0": fdb10[0], "1.5": fdb15[0]}
 
 
 def samples(root: Path, folder: str, source) -> list[tuple[Path, object]]:
