@@ -56,6 +56,7 @@ def test_channel_one_scores_as_gold(local_corpus, channel1, tmp_path):
         assert set(line["predicted"]) <= {0, 1}  # text unknown: <think> between the <shift>s
 
 
+@pytest.mark.slow  # four logs of the corpus (70 s on the loaded 2-core box, ~15 s idle)
 def test_moved_cut_short_and_silenced(local_corpus, channel1, tmp_path):
     gold, _, _ = scored(tmp_path, "gold", local_corpus, channel1)
 
