@@ -76,9 +76,15 @@ def idx(t: float) -> int:
     return int(round(t * SR))
 
 
+_CHANNEL0: dict[str, np.ndarray] = {}
+
+
 def channel0(cut: ExportCut) -> np.ndarray:
-    """Channel 0 as the export plays it: our assistant's echo cancelled (datagen/export/echo.py)."""
-    return np.clip(resample(without_echo(cut, []), cut.sample_rate, SR), -1.0, 1.0)
+    """Channel 0 as the export plays it: our assistant's echo cancelled (datagen/export/echo.py;
+    seconds per echo dialogue, so once per cut)."""
+    if cut.id not in _CHANNEL0:
+        _CHANNEL0[cut.id] = np.clip(resample(without_echo(cut, []), cut.sample_rate, SR), -1.0, 1.0)
+    return _CHANNEL0[cut.id]
 
 
 def kept_prefix(x: np.ndarray, env: np.ndarray) -> int:
