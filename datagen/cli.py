@@ -217,9 +217,10 @@ def export(
 
 def _register_trainer() -> None:
     """The trainer's commands (datagen/train/cli.py); their heavy imports load only when run."""
-    from datagen.train.cli import dpo_pairs, score, train_app
+    from datagen.train.cli import dpo_pairs, errors_from_audio_cmd, score, train_app
 
     app.add_typer(train_app, name="train")
+    app.command(name="errors")(errors_from_audio_cmd)
     app.command(name="score")(score)
     app.command(name="dpo")(dpo_pairs)
 

@@ -77,6 +77,9 @@ def errors(
         help="Emit <shift> when its probability exceeds this (default: the config's stream.shift_threshold)",
     ),
     greedy: bool = typer.Option(False, "--greedy", help="Greedy argmax decoding, whatever the config says"),
+    audio_out: Path = typer.Option(
+        None, "--audio-out", help="Also write each dialogue's output audio here (<cut_id>.wav)"
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.streaming.errors import run_errors
@@ -89,7 +92,15 @@ def errors(
         found = resolve(checkpoint)
         target = out or found.parent.parent / "errors.jsonl"
         rule = None if greedy else "config" if shift_threshold is None else shift_threshold
-        res = run_errors(found, eval_, target, batch_size=batch_size, device=device, shift_threshold=rule)
+        res = run_errors(
+            found,
+            eval_,
+            target,
+            batch_size=batch_size,
+            device=device,
+            shift_threshold=rule,
+            audio_out=audio_out,
+        )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
@@ -262,3 +273,30 @@ def sweep(
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(res["table"] + f"\nwritten: {res['report']}")
+
+
+def errors_from_audio_cmd(
+    from_audio: Path = typer.Option(
+        ...,
+        "--from-audio",
+        help="A model's output WAVs: <cut_id>.wav, <cut_id>/output.wav or an FDB export",
+    ),
+    eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
+    out: Path = typer.Option(None, "--out", help="Error log to write (default: DIR/errors.jsonl)"),
+    name: str = typer.Option(None, "--name", help="The model's name in the log (default: DIR)"),
+) -> None:
+    """Error log of any model from its output audio (silero-vad -> speak/stop decisions)."""
+    from datagen.train.streaming.from_audio import errors_from_audio
+
+    target = out or from_audio / "errors.jsonl"
+    try:
+        res = errors_from_audio(from_audio, eval_, target, name=name)
+    except (FileNotFoundError, ValueError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
+    rej = ", ".join(f"{k} {v}" for k, v in sorted(res["rejects_by_reason"].items())) or "none"
+    typer.echo(
+        f"{res['dialogues']} dialogues -> {res['out']} (error categories: {cats})\n"
+        f"{res['rejected']} rejected ({rej}) -> {res['rejects']}"
+    )

@@ -29,6 +29,7 @@ import numpy as np
 from datagen.train.common.config import ScoreConfig
 from datagen.train.judging.baselines import block_vad, rule_track
 from datagen.train.judging.errlog import read_log
+from datagen.train.judging.fdb_metrics import from_log as fdb_from_log
 from datagen.train.judging.judge import SETTING, judge
 
 BASELINES = {"baseline_a": False, "baseline_b": True}  # name -> stops at speech onsets
@@ -97,6 +98,7 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
     for s in ("ci", "cd"):
         c = counts[s]
         out[s] = _prf(c["tp"], c["fp"], c["fn"]) | {"tn": c["tn"], "stop_latency_ms": _lat(lat[s])}
+    out["fdb"] = fdb_from_log(lines, tracks)  # Full-Duplex-Bench's definitions, beside ours
     return out
 
 
@@ -192,7 +194,22 @@ ROWS = (
     ("turn latency, median ms", lambda m: m["turn_latency_ms"].get("median")),
     ("CI stop latency, median ms", lambda m: m["ci"]["stop_latency_ms"].get("median")),
     ("CD stop latency, median ms", lambda m: m["cd"]["stop_latency_ms"].get("median")),
+    ("FDB pause handling TOR (ideal 0)", lambda m: m["fdb"]["pause_handling"]["tor"]),
+    ("FDB smooth turn-taking TOR (ideal 1)", lambda m: m["fdb"]["smooth_turn_taking"]["tor"]),
+    ("FDB smooth turn-taking latency, s", lambda m: m["fdb"]["smooth_turn_taking"]["latency_s"]),
+    ("FDB user interruption TOR (ideal 1)", lambda m: m["fdb"]["user_interruption"]["tor"]),
+    ("FDB user interruption latency, s", lambda m: m["fdb"]["user_interruption"]["latency_s"]),
+    ("FDB v1.5 user interruption stop latency, s", lambda m: _v15(m, "user_interruption", "stop_latency_s")),
+    (
+        "FDB v1.5 user interruption response latency, s",
+        lambda m: _v15(m, "user_interruption", "response_latency_s"),
+    ),
+    ("FDB v1.5 backchannel stop latency, s", lambda m: _v15(m, "user_backchannel", "stop_latency_s")),
 )
+
+
+def _v15(m: dict, cat: str, key: str):
+    return m["fdb"]["v1.5"].get(cat, {}).get(key)
 
 
 def table(columns: dict[str, dict]) -> str:

@@ -81,10 +81,12 @@ def run_errors(
     device: str = "auto",
     progress: bool = True,
     shift_threshold: float | None | Literal["config"] = "config",
+    audio_out: str | Path | None = None,
 ) -> dict:
     """Stream the checkpoint over each eval corpus and write the error log. The decision
     rule is the checkpoint's `stream.shift_threshold`, or `shift_threshold` when given
-    (None: greedy argmax)."""
+    (None: greedy argmax). `audio_out`: also write each dialogue's output audio there
+    (datagen/train/streaming/voice_out.py)."""
     dev = pick_device(device, Dist())
     model, cfg, vocab, meta, found = ckpt.load_model(checkpoint, dev)
     for d in eval_dirs:
@@ -116,6 +118,11 @@ def run_errors(
                     shift_threshold=threshold,
                 )
                 tracks.update(zip(idx, got, strict=True))
+                if audio_out is not None:
+                    from datagen.train.streaming.voice_out import write_voice
+
+                    for j, track in zip(idx, got, strict=True):
+                        write_voice(audio_out, group[j][0], track, meta["block_s"])
                 bar.update(len(idx))
             lines += [
                 make_line(rec, tracks[i], str(found), cfg.score, {"shift_threshold": threshold})
