@@ -88,6 +88,12 @@ class Driver:
     def count(self, text: str) -> int:
         return sum(text in line for line in self.lines)
 
+    def shards_lost(self) -> int:
+        """Shards redone, not tries: a shard sent to an actor on a node that is still dying
+        (Ray takes ~1.5 s to notice) can be lost once more before a live node takes it."""
+        lost = (line.split() for line in self.lines if " lost (" in line)
+        return len({w[1] for w in lost if len(w) > 1 and w[0] == "shard"})
+
 
 def _markers(out: Path) -> dict[str, tuple[int, int]]:
     shards = out / "_work" / "shards"
@@ -116,7 +122,7 @@ def test_a_worker_node_killed_mid_run_does_not_stop_it(cluster, reference, tmp_p
     cluster.kill_node("node_a")
     rc, secs = d.finish()
     assert rc == 0, "\n".join(d.lines[-30:])
-    redone = d.count("lost (")
+    redone = d.shards_lost()
     assert redone == 1, "\n".join(d.lines)  # node_a's shard, tried again on node_b
     got = corpus_files(folder_files(out))
     same = got == reference
@@ -137,7 +143,7 @@ def test_two_worker_nodes_killed_and_a_replacement_finishes_the_run(cluster, ref
     cluster.add_node("node_c")
     rc, secs = d.finish()
     assert rc == 0, "\n".join(d.lines[-30:])
-    redone = d.count("lost (")
+    redone = d.shards_lost()
     assert redone == 2, "\n".join(d.lines)
     got = corpus_files(folder_files(out))
     _row("two worker nodes killed at once, a replacement node joins", redone, secs, got == reference)
