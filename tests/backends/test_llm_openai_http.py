@@ -32,6 +32,9 @@ KEY_ENV = "DATAGEN_TEST_OPENAI_KEY"
 
 
 def _backend(url: str, model: str = "stub", **kw) -> OpenAIHTTPLLM:
+    """Transport tests name the dialect: the probe (tests/backends/test_llm_dialects.py) would
+    add requests that the scripted stubs here do not expect."""
+    kw.setdefault("structured_output", "json_schema")
     return OpenAIHTTPLLM(OpenAIHTTPOptions(base_url=url, model=model, api_key_env=KEY_ENV, **kw))
 
 
