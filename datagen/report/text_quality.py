@@ -36,7 +36,7 @@ def text_quality_rows(stats: dict) -> list[tuple[str, str]]:
     rows = [
         ("requests (first tries)", str(c.get("llm_requests", 0))),
         ("replies (with retries)", str(attempts)),
-        ("valid JSON object", _pct(c.get("llm_json_ok", 0), attempts)),
+        ("valid JSON object (JSON kinds)", _pct(c.get("llm_json_ok", 0), c.get("llm_json_requests", 0))),
         ("retries", f"{c.get('llm_retries', 0)} ({_pct(c.get('llm_retries', 0), c.get('llm_requests', 0))})"),
         ("failed replies by reason", ", ".join(f"{k} {v}" for k, v in fails) or "none"),
         ("rejected dialogues by reason", ", ".join(f"{k} {v}" for k, v in final) or "none"),

@@ -95,8 +95,9 @@ class TextStage(Stage):
         out.counters["llm_attempts"] += 1
         out.counters["llm_prompt_tokens"] += resp.prompt_tokens
         out.counters["llm_completion_tokens"] += resp.completion_tokens
-        if resp.ok and extract_json(resp.text or "") is not None:
-            out.counters["llm_json_ok"] += 1
+        if req.json_schema is not None:  # the JSON kinds; answers are asked as plain text
+            out.counters["llm_json_requests"] += 1
+            out.counters["llm_json_ok"] += bool(resp.ok and extract_json(resp.text or "") is not None)
         if not resp.ok:
             return reason_of(resp.error), f"{req.kind}: {resp.error}"
         value, err = parse_response(req.kind, resp.text, req.context)

@@ -9,7 +9,8 @@ into stats.json, are what `datagen report` turns into its text-quality
 section, so any corpus's text can be judged the same way whichever backend
 wrote it:
 
-- `llm_attempts`, `llm_json_ok`: every response, and those holding a JSON object;
+- `llm_attempts`: every response; `llm_json_requests`, `llm_json_ok`: those asked for
+  JSON (answers are asked as plain text), and those holding a JSON object;
 - `llm_retries`, `llm_fail_<reason>`: each failed attempt, by reason;
 - `llm_answers`, `llm_answer_words`, `llm_answers_{in_range,short,long}`:
   spoken answers against the length they were asked for;

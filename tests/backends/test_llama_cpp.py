@@ -24,7 +24,7 @@ import pytest
 from datagen.backends.llm import dialects
 from datagen.backends.llm.local_server import LlamaCppServer, LLMServerError, bundled_gguf
 from datagen.backends.llm.openai_http import OpenAIHTTPLLM, OpenAIHTTPOptions
-from datagen.backends.llm.prompts import SCHEMAS, make_request, parse_response
+from datagen.backends.llm.prompts import SCHEMAS, make_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,8 +98,8 @@ def test_every_schema_is_held_by_the_real_model(llama):
     """Each request kind, through the backend (dialect probed), parses as JSON of its schema."""
     llm = _backend(llama, concurrency=1)
     contexts = {
-        "qa_answer": {"question": "What is the capital of France?", "answer": "Paris", "length": "short"},
-        "related_question": {"question": "Why is the sky blue?", "answer_so_far": "Sunlight scatters off air"},
+        "distractor": {"topic": "the capital of France"},
+        "related_question": {"question": "Why is the sky blue?", "answer_so_far": "Sunlight scatters"},
         "dialogue": {"topic": "the moon", "rounds": 1, "questions": [{"question": "How far is the moon?"}]},
     }
     reqs = [make_request(f"r-{k}", k, c, seed=1, max_tokens=200) for k, c in contexts.items()]
@@ -117,8 +117,8 @@ def test_an_over_long_answer_is_retried_then_rejected(llama, monkeypatch):
     dialogue as llm_too_long, with the model's raw text kept and every try counted."""
     from datagen.backends.llm import prompts
     from datagen.config import load_recipe
-    from datagen.stages.plan import plan_dialogues
     from datagen.sources.questions import load_questions
+    from datagen.stages.plan import plan_dialogues
     from datagen.stages.text import TextStage
 
     monkeypatch.setitem(prompts.LENGTH_WORDS, "short", (1, 2))  # cap: 3 words
@@ -156,22 +156,24 @@ def test_a_server_killed_mid_run_says_so_and_a_rerun_resumes(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
         f"extends: {ROOT / 'recipes/examples/local_llm.yaml'}\n"
-        "name: kill_test\ndialogues: 3\nmix: {qa: 1}\nqc: {trim: none, asr: none}\n"
+        "name: kill_test\ndialogues: 4\nmix: {qa: 1}\nqc: {trim: none, asr: none}\n"
         "executor: {kind: local, shard_size: 1}\nllm: {options: {max_retries: 0}}\n"
-        "tts: {voices: {assistant: {backend: espeak}, user: {backend: espeak}, third_party: {backend: espeak}}}\n"
+        "tts: {voices: {assistant: {backend: espeak}, user: {backend: espeak},\n"
+        "               third_party: {backend: espeak}}}\n"
     )
     out = tmp_path / "out"
     proc = _serve_and_run(out, recipe)
     err, pid = "", None
     try:
         err += proc.stderr.readline()
-        log = Path(re.search(r"\(log (.+)\)", err).group(1))
+        assert "llama.cpp server: base_url=http://127.0.0.1:" in err, err
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
-            # The first 200 answers the dialect probe; the second is the first dialogue's text.
-            if log.read_text(errors="replace").count("/chat/completions HTTP/1.1\" 200") >= 2:
+            # Text is the slow stage (seconds per dialogue vs well under one for espeak and
+            # compose), so when the first shard commits the next ones still need the server.
+            if list((out / "_work").rglob("stats.json")):
                 pid = _server_pid(proc.pid)
-                os.kill(pid, signal.SIGKILL)  # the server dies once the first dialogue's text is in
+                os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.1)
         err += proc.communicate(timeout=240)[1]
@@ -187,9 +189,9 @@ def test_a_server_killed_mid_run_says_so_and_a_rerun_resumes(tmp_path):
     again = _serve_and_run(out, recipe)
     _, err2 = again.communicate(timeout=300)
     assert again.returncode == 0, err2
-    assert re.search(r"3 shards; [12] already done", err2), err2
+    assert re.search(r"4 shards; [123] already done", err2), err2
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["kept"] + stats["rejected"] == 3
+    assert stats["kept"] + stats["rejected"] == 4  # every planned dialogue accounted for, once
 
 
 def _server_pid(parent: int, wait: bool = True) -> int | None:

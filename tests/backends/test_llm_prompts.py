@@ -11,6 +11,7 @@ from datagen.backends.llm.prompts import (
     ERRORS,
     KINDS,
     LENGTH_WORDS,
+    PLAIN_TEXT_KINDS,
     SCHEMAS,
     SYSTEM_PROMPT,
     build_messages,
@@ -63,7 +64,10 @@ def test_messages_are_system_then_user_and_carry_the_context(kind):
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert msgs[0]["content"] == SYSTEM_PROMPT
     user = msgs[1]["content"]
-    assert "JSON" in user and all(f'"{field}"' in user for field in SCHEMAS[kind]["properties"])
+    if kind in PLAIN_TEXT_KINDS:  # one spoken string: asked as plain text, no schema sent
+        assert "JSON" not in user and make_request("x", kind, CONTEXTS[kind], 0).json_schema is None
+    else:
+        assert "JSON" in user and all(f'"{field}"' in user for field in SCHEMAS[kind]["properties"])
     for value in CONTEXTS[kind].values():
         if isinstance(value, str) and kind != "distractor" and value not in ("long", "short"):
             assert value in user

@@ -40,7 +40,7 @@ _MAX_LONG_TURN = 90  # a long user turn: 2-4 sentences of context and the questi
 # Below these an output is "too_short": an answer under half its asked-for minimum leaves
 # no room for a barge-in or backchannel to land inside it (a small model's favourite reply
 # is the bare gold answer), and a long user turn needs 2+ sentences to hold the assistant's cues.
-_SHORT_FRACTION = 0.5
+_SHORT_FRACTION = 1 / 3
 _MIN_LONG_TURN_SENTENCES = 3  # context sentences and the question: cues go between them
 
 ERRORS: tuple[str, ...] = (
@@ -104,6 +104,11 @@ _FIELD: dict[str, str] = {
 }
 # Kinds where a model that ignored the JSON request still gave usable prose.
 _PROSE_OK = frozenset({"qa_answer", "followup_answer"})
+# Kinds asked for as plain text, no JSON and no schema: their whole value is one spoken
+# string, so JSON adds nothing, and held to a JSON grammar a small model answers with the
+# bare gold answer ("The Nile" when asked for 70 to 130 words; docs/llm_text.md measures it).
+# The parser still takes JSON for them, which is what the scripted stand-in returns.
+PLAIN_TEXT_KINDS = _PROSE_OK
 
 # Generous defaults: a long answer is ~130 words ≈ 180 tokens plus JSON
 # quoting; a five-round dialogue needs more room.
@@ -122,12 +127,15 @@ SYSTEM_PROMPT = (
     "plain sentences, never more than three hundred tokens. Write everything in spoken form: "
     "spell out numbers, dates, units and symbols as words (nineteen sixty-nine, twenty percent). "
     "No lists, headings, emojis, stage directions or markup such as *x*, [x] or (x). "
-    "Reply with only the JSON object you are asked for."
+    "When asked for JSON, reply with only that JSON object."
 )
 
 
 def _length(context: dict[str, Any], default: str) -> tuple[int, int]:
     return LENGTH_WORDS.get(str(context.get("length") or default), LENGTH_WORDS[default])
+
+
+_SAY_ONLY = "Reply with only the words the assistant says out loud, nothing else."
 
 
 def _sentences(lo: int, hi: int) -> str:
@@ -148,7 +156,7 @@ def _qa_prompt(c: dict[str, Any]) -> str:
     )
     if lo >= LENGTH_WORDS["long"][0]:
         lines.append("Keep talking with a little background until the reply fills the length.")
-    lines.append('Return JSON: {"answer": "<your sentences>"}')
+    lines.append(_SAY_ONLY)
     return "\n".join(lines)
 
 
@@ -169,8 +177,8 @@ def _dialogue_prompt(c: dict[str, Any]) -> str:
         lines.append("For the remaining rounds A asks natural follow-up questions on the same topic.")
     lines.append("Keep turns short: A says one sentence, B answers in one to three sentences.")
     lines.append(
-        'Return JSON: {"turns": [{"speaker": "A", "text": "<what A says>"}, '
-        '{"speaker": "B", "text": "<what B says>"}, ...]}'
+        'Return JSON with one key, "turns": a list of objects, each with "speaker" ("A" or "B") '
+        'and "text" (what that person says).'
     )
     return "\n".join(lines)
 
@@ -184,7 +192,7 @@ def _related_prompt(c: dict[str, Any]) -> str:
         "It must be strongly related to what the assistant just said: take a word, name or claim from "
         "the assistant's words above and ask about it, using that word. Do not repeat the user's "
         "first question.\n"
-        'Return JSON: {"question": "<the question>"}'
+        'Return JSON with one key, "question", whose value is that question.'
     )
 
 
@@ -196,8 +204,7 @@ def _followup_prompt(c: dict[str, Any]) -> str:
         f'The assistant began answering: "{c.get("previous_answer", "")}"\n'
         f'The user cut in and asked: "{c["question"]}"\n'
         f"As the assistant, answer the new question conversationally in {lo} to {hi} words, "
-        f"that is {_sentences(lo, hi)}.\n"
-        'Return JSON: {"answer": "<your sentences>"}'
+        f"that is {_sentences(lo, hi)}.\n" + _SAY_ONLY
     )
 
 
@@ -208,7 +215,7 @@ def _distractor_prompt(c: dict[str, Any]) -> str:
         "remark or question, under fifteen words, to another person, not to the assistant. It has nothing "
         f"to do with {topic}: anything from everyday life, such as food, chores, pets, weather, "
         "plans, work, the TV or something lost.\n"
-        'Return JSON: {"text": "<the remark>"}'
+        'Return JSON with one key, "text", whose value is the remark.'
     )
 
 
@@ -224,7 +231,7 @@ def _long_turn_prompt(c: dict[str, Any]) -> str:
     ]
     if gold:
         lines.append(f"Do not give away the answer ({gold}).")
-    lines.append('Return JSON: {"text": "<everything the user says>"}')
+    lines.append('Return JSON with one key, "text", whose value is everything the user says.')
     return "\n".join(lines)
 
 
@@ -268,7 +275,7 @@ def make_request(
         kind=kind,
         messages=build_messages(kind, context),
         context=dict(context),
-        json_schema=request_schema(kind, context),
+        json_schema=None if kind in PLAIN_TEXT_KINDS else request_schema(kind, context),
         seed=seed,
         max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS[kind],
     )
@@ -326,7 +333,7 @@ def _problem(kind: str, value: str, context: dict[str, Any]) -> str:
         return "too_long"
     if kind in ("qa_answer", "followup_answer") and context.get("length"):  # only a length asked for
         lo = _length(context, "medium" if kind == "qa_answer" else "short")[0]
-        if n < lo * _SHORT_FRACTION:
+        if n < lo * _SHORT_FRACTION:  # e.g. under 12 words when 35 to 70 were asked for
             return "too_short"
     if kind == "long_user_turn" and len(re.findall(r"[.!?](?:\s|$)", value)) < _MIN_LONG_TURN_SENTENCES:
         return "too_short"
