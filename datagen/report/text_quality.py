@@ -56,7 +56,7 @@ def text_quality_rows(stats: dict) -> list[tuple[str, str]]:
     related = c.get("llm_related", 0)
     rows.append(
         (
-            "related question: content words from the answer (mean; share with any)",
+            "related-question overlap with the answer (mean; share > 0)",
             f"{c.get('llm_related_overlap', 0) / related:.2f}; {_pct(c.get('llm_related_any', 0), related)}"
             if related
             else "–",

@@ -31,7 +31,7 @@ def test_scripted_text_is_measured_like_any_llm_text():
     short, in_range, _ = rows["answers short / in range / long"].split(" / ")
     assert short == "0.0%" and float(in_range.rstrip("%")) > 90
     assert "digits 0.0" in rows["spoken-form slips per 100 texts (raw)"]
-    overlap, share = rows["related question: content words from the answer (mean; share with any)"].split("; ")
+    overlap, share = rows["related-question overlap with the answer (mean; share > 0)"].split("; ")
     assert float(overlap) > 0 and share == "100.0%"
     lines = format_text_quality({"counters": c})
     assert lines[0] == "text quality" and any("words per answer" in line for line in lines)
