@@ -33,7 +33,11 @@ def text_quality_rows(stats: dict) -> list[tuple[str, str]]:
     )
     raw_texts = c.get("llm_raw_texts", 0)
     words, asked = c.get("llm_answer_words", 0), c.get("llm_answer_words_asked", 0)
+    dialects = ", ".join(
+        f"{k[len('llm_dialect_') :]} {v}" for k, v in sorted(c.items()) if k.startswith("llm_dialect_")
+    )
     rows = [
+        ("structured output (JSON requests)", dialects or "–"),
         ("requests (first tries)", str(c.get("llm_requests", 0))),
         ("replies (with retries)", str(attempts)),
         ("valid JSON object (JSON kinds)", _pct(c.get("llm_json_ok", 0), c.get("llm_json_requests", 0))),

@@ -97,6 +97,8 @@ class TextStage(Stage):
         out.counters["llm_completion_tokens"] += resp.completion_tokens
         if req.json_schema is not None:  # the JSON kinds; answers are asked as plain text
             out.counters["llm_json_requests"] += 1
+            # How the schema was asked for: a server's dialect (openai_http), else in-engine.
+            out.counters[f"llm_dialect_{getattr(self.llm, 'dialect', 'engine')}"] += 1
             out.counters["llm_json_ok"] += bool(resp.ok and extract_json(resp.text or "") is not None)
         if not resp.ok:
             return reason_of(resp.error), f"{req.kind}: {resp.error}"

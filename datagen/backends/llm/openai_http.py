@@ -152,6 +152,12 @@ class OpenAIHTTPLLM(LLMBackend):
             body["response_format"] = response_format(self.dialect, req.kind, req.json_schema)
         return body
 
+    def preflight(self) -> None:
+        """Probe the structured-output dialect in the driver, so the run's own log says it
+        (Ray workers' logs stay in the workers); an unreachable server is not an error here."""
+        if self.options.structured_output == "auto":
+            _ = self.dialect
+
     @property
     def dialect(self) -> str:
         """The structured-output dialect in use: the option, or what the probe found."""
