@@ -40,8 +40,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.device_rows import cosyvoice2_markdown, scaling_markdown
 from bench.device_rows import markdown as gpu_markdown
-from bench.device_rows import scaling_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,7 +209,8 @@ def write_markdown(path: Path, rows: list[dict], command: str, took_s: float) ->
             f"| {r['row']} | {r['value']:.2f} | {r['target']} | {'pass' if r['pass'] else 'FAIL'} "
             f"| {r['detail']} |"
         )
-    lines += scaling_markdown() + gpu_markdown()  # measured on a lent machine, not by this run
+    # measured on a lent machine, not by this run
+    lines += scaling_markdown() + gpu_markdown() + cosyvoice2_markdown()
     path.write_text("\n".join(lines))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu.json"
 SCALING = RESULTS.parent / "scaling.json"
+COSYVOICE2 = RESULTS.parent / "cosyvoice2_gpu.json"  # bench/cosyvoice2_gpu.sh's cosyvoice2_rtf.json
 
 # (our figure, the anchor's figure, what it is, unit)
 TRAINER = [
@@ -77,6 +78,26 @@ def scaling_markdown(path: Path = SCALING) -> list[str]:
         *_probe_line(r.get("cpu_probe")),
         "",
     ]
+
+
+def cosyvoice2_markdown(path: Path = COSYVOICE2) -> list[str]:
+    """CosyVoice2 at the released shape (random weights) on one GPU: RTF per actor and per
+    GPU at 1/2/4/8 actors, fp32/fp16, and the executor.sizing figures they give."""
+    head = ["", "## CosyVoice2 actors per GPU (released shape, random weights)", ""]
+    if not path.exists():
+        return head + [
+            "Not run: no GPU results yet (`bash bench/cosyvoice2_gpu.sh` on a GPU machine, then copy its "
+            "`cosyvoice2_rtf.json` to `bench/results/cosyvoice2_gpu.json`). Goal: aggregate RTF per GPU "
+            "<= 0.10. The script was smoke-tested on CPU at the tiny size only.",
+            "",
+        ]
+    r = json.loads(path.read_text())
+    return (
+        head
+        + [f"- machine: {r.get('machine', '?')}; date: {r.get('when', '?')}; size: {r['size']}", ""]
+        + r["markdown"].rstrip().splitlines()
+        + ["", f"`executor.sizing` from these rows: `{json.dumps(r['sizing'])}`", ""]
+    )
 
 
 def _probe_line(p: dict | None) -> list[str]:

@@ -14,7 +14,7 @@ recipes/train/llama3_8b_lora.yaml trains it, and times:
   blocks (2,250 and 11,250 positions: 36 s and the paper's 3-minute cap);
 - a DPO pair (policy forward/backward on both sides, reference forward with the
   adapter disabled), 450 blocks a side;
-- streaming decode (`datagen.train.stream.decode`: KV caches, own voice rebuilt
+- streaming decode (`datagen.train.streaming.stream.decode`: KV caches, own voice rebuilt
   each block) at batch 1, 32 and 128, as multiples of real time.
 
 It prints one JSON line per figure, beside the plain-transformers anchors of
@@ -43,9 +43,9 @@ ANCHORS = {  # shared/TRAINER.md, plain transformers + peft, one H100
 
 
 def build(smoke: bool, device: torch.device):
-    from datagen.train.config import TrainConfig
-    from datagen.train.model import build_on
-    from datagen.train.vocab import LabelVocab
+    from datagen.train.common.config import TrainConfig
+    from datagen.train.training.model import build_on
+    from datagen.train.training.vocab import LabelVocab
 
     if smoke:
         backbone = {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 128}
@@ -133,7 +133,7 @@ def main() -> None:
         if device.type == "cuda":
             report(f"sft_{blocks * 5}_peak_gib", torch.cuda.max_memory_allocated() / 2**30, "GiB")
 
-    from datagen.train.dpo import dpo_loss, sequence_logps
+    from datagen.train.preference.dpo import dpo_loss, sequence_logps
 
     blocks = 450 if not args.smoke else 45
     pair = _batch(blocks, vocab, device, rows=2)
@@ -150,8 +150,8 @@ def main() -> None:
 
     report("dpo_pair_s", timed(dpo_step, device, n=2), "s")
 
-    from datagen.train.answers import Answer
-    from datagen.train.stream import Dialogue, decode
+    from datagen.train.streaming.stream import Dialogue, decode
+    from datagen.train.training.answers import Answer
 
     sr, seconds = 16000, 8.0 if not args.smoke else 2.0
     n = int(seconds / 0.08)

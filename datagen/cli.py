@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -21,6 +24,25 @@ app = typer.Typer(
 def _fail(msg: str) -> None:
     typer.secho(f"error: {msg}", fg="red", err=True)
     raise typer.Exit(2)
+
+
+CORPUS_HELP = "A corpus folder, or its URL (s3://bucket/prefix, gs://, az://, file://)"
+
+
+@contextmanager
+def _corpus_folder(out: str, audio: bool = True) -> Iterator[Path]:
+    """The corpus as a folder: itself, or for a URL a temporary local copy (these
+    commands read a corpus by path; `validate` reads a URL where it is)."""
+    from datagen.io.store import StoreError, download_corpus, is_url
+
+    if not is_url(out):
+        yield Path(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="datagen-corpus-") as tmp:
+        try:
+            yield download_corpus(out, Path(tmp), audio=audio)
+        except (StoreError, OSError) as e:
+            _fail(f"{out}: {e}")
 
 
 @app.command()
@@ -68,6 +90,11 @@ def run(
         f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
         f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"
     )
+    if stats.get("failed_shards"):
+        for f in stats["failed_shards"]:
+            msg = f"shard {f['shard']:06d} failed {f['tries']} tries: {f['reason']}"
+            typer.secho(msg, fg="red", err=True)
+        _fail("some shards failed every try (recorded in stats.json); rerun the same command to retry them")
 
 
 @app.command(name="serve-llm")
@@ -145,21 +172,26 @@ def _kept_line(stats: dict) -> str:
 
 
 @app.command()
-def inspect(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
+def inspect(out: str = typer.Argument(..., help=CORPUS_HELP)) -> None:
     """Dialogues, hours, per-task and per-event counts, rejects by reason."""
     from datagen.report.collect import collect, format_summary
 
-    if not (out / "stats.json").is_file():
-        _fail(f"{out} is not a corpus folder (no stats.json)")
-    typer.echo(format_summary(collect(out)))
+    with _corpus_folder(out, audio=False) as folder:
+        if not (folder / "stats.json").is_file():
+            _fail(f"{out} is not a corpus folder (no stats.json)")
+        typer.echo(format_summary(collect(folder)).replace(str(folder), out))
 
 
 @app.command()
-def validate(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
+def validate(out: str = typer.Argument(..., help=CORPUS_HELP)) -> None:
     """Check every cut: channels, supervisions, labels vs audio, accounting."""
+    from datagen.io.store import StoreError, is_url
     from datagen.io.validate import validate as check
 
-    rep = check(out)
+    try:
+        rep = check(out if is_url(out) else Path(out))
+    except StoreError as e:
+        _fail(str(e))
     for p in rep.problems:
         typer.echo(f"FAIL {p}", err=True)
     if not rep.ok:
@@ -170,7 +202,7 @@ def validate(out: Path = typer.Argument(..., help="A corpus folder")) -> None:
 
 @app.command()
 def report(
-    out: Path = typer.Argument(..., help="A corpus folder"),
+    out: str = typer.Argument(..., help=CORPUS_HELP),
     timelines: int = typer.Option(
         len(TASKS), help="How many dialogue timelines to plot (default: one per task, if there)"
     ),
@@ -179,21 +211,31 @@ def report(
     ),
 ) -> None:
     """Write OUT/report/index.html with plots and tables."""
+    from datagen.io.store import ObjectStore, is_url
     from datagen.report.html import build_report
 
-    if not (out / "stats.json").is_file():
-        _fail(f"{out} is not a corpus folder (no stats.json)")
-    typer.echo(str(build_report(out, max_timelines=timelines, vad_cuts=vad_cuts)))
+    with _corpus_folder(out) as folder:
+        if not (folder / "stats.json").is_file():
+            _fail(f"{out} is not a corpus folder (no stats.json)")
+        page = build_report(folder, max_timelines=timelines, vad_cuts=vad_cuts)
+        if is_url(out):  # the report goes next to the corpus, as for a folder
+            store, rel = ObjectStore(out), page.relative_to(folder)
+            for f in sorted((folder / rel.parts[0]).rglob("*")):
+                if f.is_file():
+                    store.put(f, str(f.relative_to(folder)))
+            page = store.uri(str(rel))
+    typer.echo(str(page))
 
 
 @app.command()
-def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = typer.Argument(...)) -> None:
+def show(out: str = typer.Argument(..., help=CORPUS_HELP), cut_id: str = typer.Argument(...)) -> None:
     """Print one dialogue: supervisions, events and its label track as text."""
     from datagen.io.shar import load_cuts
+    from datagen.io.store import is_url
     from datagen.text.tokenizer import get_tokenizer
     from datagen.timeline.labels import compact
 
-    for cut in load_cuts(out):
+    for cut in load_cuts(out if is_url(out) else Path(out)):
         if cut.id != cut_id:
             continue
         typer.echo(f"{cut.id}  task={cut.custom['task']}  {cut.duration:.2f}s")
@@ -215,7 +257,7 @@ def show(out: Path = typer.Argument(..., help="A corpus folder"), cut_id: str = 
 
 @app.command()
 def export(
-    src: Path = typer.Argument(..., help="A corpus folder, e.g. manifests/eval_context_independent"),
+    src: str = typer.Argument(..., help=CORPUS_HELP + ", e.g. manifests/eval_context_independent"),
     fmt: str = typer.Option(..., "--format", "-f", help="nemo, moshi, fdb or hf (docs/exports.md)"),
     out: Path = typer.Option(..., "--out", help="Folder to write (must be empty, or pass --force)"),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty OUT once the export is whole"),
@@ -238,18 +280,21 @@ def export(
         "fdb": {"version": fdb_version},
         "hf": {"shard_cuts": shard_size, "split": split},
     }.get(fmt, {})
-    try:
-        summary = run_export(src, fmt, out, force=force, quiet=quiet, **options)
-    except ExportError as e:
-        _fail(str(e))
+    with _corpus_folder(src) as folder:
+        try:
+            summary = run_export(folder, fmt, out, force=force, quiet=quiet, **options)
+        except ExportError as e:
+            _fail(str(e))
+    summary["source"] = src
     typer.echo(json.dumps(summary, indent=2))
 
 
 def _register_trainer() -> None:
     """The trainer's commands (datagen/train/cli.py); their heavy imports load only when run."""
-    from datagen.train.cli import dpo_pairs, score, train_app
+    from datagen.train.cli import dpo_pairs, errors_from_audio_cmd, score, train_app
 
     app.add_typer(train_app, name="train")
+    app.command(name="errors")(errors_from_audio_cmd)
     app.command(name="score")(score)
     app.command(name="dpo")(dpo_pairs)
 

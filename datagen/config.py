@@ -318,6 +318,9 @@ class ExecutorConfig(Strict):
     workers: int | None = Field(None, ge=1)  # default: the machine's CPUs
     shard_size: int = Field(8, ge=1)  # dialogues per shard (the unit of resume)
     address: str | None = None  # join an existing Ray cluster (or RAY_ADDRESS)
+    # Ray: tries per shard when its worker or node is lost, or it hits an OS error (a full
+    # disk, the store unreachable); after the last it is recorded as failed and the run goes on
+    max_tries: int = Field(3, ge=1)
     sizing: SizingConfig = SizingConfig()  # how GPU pools are sized (no effect on the corpus)
 
 

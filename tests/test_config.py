@@ -9,7 +9,7 @@ import pytest
 from datagen.config import RecipeError, apply_override, load_recipe, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINER = ROOT / "recipes" / "train"  # trainer configs (datagen/train/config.py), not corpus recipes
+TRAINER = ROOT / "recipes" / "train"  # trainer configs (datagen/train/common/config.py), not corpus recipes
 RECIPES = sorted(p for p in (ROOT / "recipes").rglob("*.yaml") if TRAINER not in p.parents)
 TRAIN_CONFIGS = sorted(TRAINER.rglob("*.yaml"))
 
@@ -28,7 +28,7 @@ def test_every_recipe_validates(path):
 
 @pytest.mark.parametrize("path", TRAIN_CONFIGS, ids=lambda p: p.name)
 def test_every_trainer_config_validates(path):
-    from datagen.train.config import load_train_config
+    from datagen.train.common.config import load_train_config
 
     cfg = load_train_config(path)
     assert cfg.name and cfg.data.train and cfg.out
@@ -37,7 +37,7 @@ def test_every_trainer_config_validates(path):
 
 
 def test_the_dpo_config_runs_epochs_over_its_pairs_not_the_sft_step_cap():
-    from datagen.train.config import load_train_config
+    from datagen.train.common.config import load_train_config
 
     sft = load_train_config(ROOT / "recipes/train/tiny_cpu.yaml")
     dpo = load_train_config(ROOT / "recipes/train/tiny_cpu_dpo.yaml")

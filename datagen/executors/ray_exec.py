@@ -40,9 +40,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from datagen.config import Recipe
+from datagen.executors.faults import actor_retry_loop, pool_fault_args
 from datagen.executors.llm_phase import forget_text, text_phase
-from datagen.executors.shards import RunPaths, ShardState, commit_shard, run_stages
+from datagen.executors.shards import RunPaths, ShardState, commit_shard, run_paths, run_stages
 from datagen.executors.sizing import pool_sizes, stage_groups, text_on_driver
+from datagen.io.store import store_env
 from datagen.stages import build_stages
 
 
@@ -52,7 +54,7 @@ class _StageGroup:
     def __init__(self, recipe: Recipe, lo: int, hi: int, out: str, last: bool):
         self.born = time.time()
         self.stages = build_stages(recipe)[lo:hi]
-        self.paths = RunPaths(Path(out))
+        self.paths = run_paths(out)
         self.last = last
 
     def run_shard(self, blob: bytes) -> tuple[bytes, str]:
@@ -103,9 +105,18 @@ def use_ray_data(recipe: Recipe, groups: list[tuple[int, int, float, float]]) ->
 
 
 def iter_ray(
-    recipe: Recipe, paths: RunPaths, pending: list[ShardState], workers: int | None, quiet: bool = False
+    recipe: Recipe,
+    paths: RunPaths,
+    pending: list[ShardState],
+    workers: int | None,
+    quiet: bool = False,
+    failed: list[dict] | None = None,
 ) -> Iterator[tuple[int, dict]]:
+    """Committed shards as they come; a shard that failed every try is appended to
+    `failed` (with the reason) instead, and the run goes on."""
     import ray
+
+    failed = [] if failed is None else failed
 
     init_ray(recipe, workers)
     if text_on_driver(recipe):  # Ray Data LLM: the text of every shard first (llm_phase.py)
@@ -113,56 +124,67 @@ def iter_ray(
     sizes = pool_sizes(recipe, ray.cluster_resources(), workers)
     groups = stage_groups(recipe)
     if use_ray_data(recipe, groups):
-        results = _iter_ray_data(recipe, paths, pending, groups, sizes)
+        results = _iter_ray_data(recipe, paths, pending, groups, sizes, failed)
     else:
         (lo, hi, cpus, _), pool = groups[0], sizes[0]
-        results = _iter_actors(recipe, paths, pending, lo, hi, cpus, pool)
+        results = _iter_actors(recipe, paths, pending, lo, hi, cpus, pool, failed, quiet)
+    paths.work.mkdir(parents=True, exist_ok=True)
     with open(paths.work / "ray_timeline.jsonl", "w", encoding="utf-8") as timeline:
         timeline.write(json.dumps({"run_start": time.time()}) + "\n")
         for res in results:
             timeline.write(json.dumps({"index": res["index"], **res["timing"], "seen": time.time()}) + "\n")
             timeline.flush()
             yield res["index"], res["counters"]
-    forget_text(paths)  # every pending shard is committed
+    if not failed:
+        forget_text(paths)  # every pending shard is committed
+
+
+def _worker_options(paths: RunPaths) -> dict:
+    """A store's credentials and endpoint travel to the workers: on a cluster they do
+    not inherit the driver's environment."""
+    env = store_env() if paths.remote else {}
+    return {"runtime_env": {"env_vars": env}} if env else {}
 
 
 def _iter_actors(
-    recipe: Recipe, paths: RunPaths, pending: list[ShardState], lo: int, hi: int, cpus: float, pool: int
+    recipe: Recipe,
+    paths: RunPaths,
+    pending: list[ShardState],
+    lo: int,
+    hi: int,
+    cpus: float,
+    pool: int,
+    failed: list[dict],
+    quiet: bool = False,
 ) -> Iterator[dict]:
     """One CPU pool of plain actors, all created at once; each actor gets its next
     shard when it returns the last one, so no shard waits behind a busy actor
-    while another is free (the tail of a run is at most one shard long)."""
+    while another is free (the tail of a run is at most one shard long). A lost
+    actor (its node died) or an OS error is retried on the actors left
+    (faults.actor_retry_loop), up to `executor.max_tries`."""
     import ray
 
-    actor_cls = ray.remote(_StageGroup).options(num_cpus=cpus, max_restarts=0)
-    # a failed shard is redone by the next run (resume), not by Ray: no restarts, no retries
-    actors = [
-        actor_cls.remote(recipe, lo, hi, str(paths.out), True) for _ in range(max(1, min(pool, len(pending))))
-    ]
+    # Ray does not restart actors: the loop replaces a lost actor's shard itself
+    actor_cls = ray.remote(_StageGroup).options(num_cpus=cpus, max_restarts=0, **_worker_options(paths))
+
+    def new_actor():
+        return actor_cls.remote(recipe, lo, hi, paths.out if paths.remote else str(paths.out), True)
+
     # Plan order, not longest first: on the 64-dialogue bench corpus sizing.PER_TASK's
     # per-task audio figures did not rank shards by their measured time (shards of 8
     # mixed dialogues took 9-12 s each, uncorrelated with the estimate), so the tail
     # is kept short by handing out one shard at a time instead.
-    todo = iter(pending)
-    running: dict = {}
-
-    def hand(actor) -> None:
-        state = next(todo, None)
-        if state is not None:
-            running[actor.run_shard.remote(pickle.dumps(state))] = actor
-
-    try:
-        for actor in actors:
-            hand(actor)
-        while running:
-            (ref,), _ = ray.wait(list(running), num_returns=1)
-            actor = running.pop(ref)
-            _, result = ray.get(ref)  # a shard's error ends the run here, as with Ray Data
-            hand(actor)
-            yield json.loads(result)
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    n = max(1, min(pool, len(pending)))
+    yield from actor_retry_loop(
+        pending,
+        new_actor,
+        n,
+        lambda actor, state: actor.run_shard.remote(pickle.dumps(state)),
+        paths,
+        recipe.executor.max_tries,
+        failed,
+        quiet,
+    )
 
 
 def _iter_ray_data(
@@ -171,12 +193,18 @@ def _iter_ray_data(
     pending: list[ShardState],
     groups: list[tuple[int, int, float, float]],
     sizes: list[int],
+    failed: list[dict],
 ) -> Iterator[dict]:
-    """Ray Data `map_batches` actor pools, one row per shard, streaming into each other."""
+    """Ray Data `map_batches` actor pools, one row per shard, streaming into each other.
+    A lost actor is restarted and its shard retried by Ray Data itself
+    (faults.pool_fault_args); a shard still failing after its tries is dropped from
+    the stream, recorded in `failed`, and the run goes on."""
     import ray
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # our per-shard lines are the progress
+    tries = recipe.executor.max_tries
+    fault_args = pool_fault_args(ctx, tries)
     rows = [{"shard": s.index, "payload": pickle.dumps(s), "result": ""} for s in pending]
     ds = ray.data.from_items(rows, override_num_blocks=max(len(rows), 1))
     for n, (lo, hi, cpus, gpus) in enumerate(groups):
@@ -185,8 +213,6 @@ def _iter_ray_data(
         # between the GPU pools (the same layout `--dry-run --cluster` prints).
         pool = sizes[n]
         with warnings.catch_warnings():
-            # ray_remote_args_fn is deprecated after 2.60 (we pin 2.60.0) and has no named
-            # replacement for max_restarts; without it Ray logs a restart warning per actor.
             warnings.simplefilter("ignore")
             ds = ds.map_batches(
                 _StageGroup,
@@ -196,11 +222,18 @@ def _iter_ray_data(
                 num_cpus=cpus,
                 num_gpus=gpus,
                 batch_format="numpy",
-                # a failed shard is redone by the next run (resume), not by Ray
-                ray_remote_args_fn=lambda: {"max_restarts": 0},
+                **fault_args,
+                **_worker_options(paths),
             )
     logging.getLogger("ray.data").setLevel(
         logging.WARNING if os.environ.get("DATAGEN_RAY_VERBOSE") else logging.ERROR
     )
+    seen = set()
     for row in ds.iter_rows():
-        yield json.loads(row["result"])
+        res = json.loads(row["result"])
+        seen.add(res["index"])
+        yield res
+    for s in pending:
+        if s.index not in seen and not paths.is_done(s.index):
+            reason = f"dropped by the Ray Data pools after {tries} tries (the Ray logs say why)"
+            failed.append({"shard": s.index, "tries": tries, "reason": reason})

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from datagen.config import Recipe, RecipeError
-from datagen.executors.shards import RunPaths, cut_shards, finalize
-from datagen.io.atomic import write_json
+from datagen.executors.shards import RunPaths, cut_shards, finalize, run_paths
+from datagen.io.atomic import json_text, jsonl_text
 from datagen.io.shar import reject_row
+from datagen.io.store import StoreError, check_store, is_url
 from datagen.sources.questions import load_questions
 from datagen.stages.plan import plan_dialogues
 
@@ -30,9 +31,12 @@ def output_root() -> Path:
     return Path(os.environ.get("DATAGEN_OUTPUT_ROOT", DEFAULT_ROOT)).resolve()
 
 
-def resolve_out(recipe: Recipe, out: str | None) -> Path:
-    """An explicit --out is the user's choice; a recipe's `out` must stay
-    inside the output root (a recipe from elsewhere cannot write anywhere)."""
+def resolve_out(recipe: Recipe, out: str | None) -> Path | str:
+    """An explicit --out is the user's choice (a folder, or a URL such as
+    s3://bucket/prefix); a recipe's `out` must stay inside the output root
+    (a recipe from elsewhere cannot write anywhere)."""
+    if out and is_url(out):
+        return out.rstrip("/")
     if out:
         return Path(out).resolve()
     root = output_root()
@@ -55,7 +59,14 @@ def fingerprint(recipe: Recipe) -> dict:
     return data
 
 
-def _check_writable(out: Path) -> None:
+def _check_writable(paths: RunPaths) -> None:
+    if paths.remote:  # a wrong bucket, endpoint or credentials: named, before any work
+        try:
+            check_store(paths.out)
+        except StoreError as e:
+            raise RecipeError(str(e)) from None
+        return
+    out = paths.out
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -80,30 +91,27 @@ def preflight(recipe: Recipe) -> None:
 
 
 def prepare(recipe: Recipe, paths: RunPaths, fresh: bool = False):
-    _check_writable(paths.out)
-    fp_file = paths.work / "recipe.json"
-    if fresh and paths.out.exists():
-        for sub in ("_work", "shar"):
-            shutil.rmtree(paths.out / sub, ignore_errors=True)
+    _check_writable(paths)
+    if fresh:
+        paths.clear()
     fp = fingerprint(recipe)
-    if fp_file.is_file() and json.loads(fp_file.read_text()) != fp:
+    old = paths.read_text("_work/recipe.json")
+    if old is not None and json.loads(old) != fp:
         raise RecipeError(
-            f"{paths.out} holds a corpus made with a different recipe; "
+            f"{paths.label} holds a corpus made with a different recipe; "
             "rerun with --fresh to replace it, or choose another --out"
         )
-    write_json(fp_file, fp)
+    paths.write_text("_work/recipe.json", json_text(fp))
     preflight(recipe)
     questions, q_rejects = load_questions(recipe.questions)
     if not questions:
         from collections import Counter
 
-        from datagen.io.atomic import write_jsonl
-
-        write_jsonl(paths.out / "rejects.jsonl", (reject_row(r) for r in q_rejects))
+        paths.write_text("rejects.jsonl", jsonl_text(reject_row(r) for r in q_rejects))
         reasons = dict(Counter(r.reason for r in q_rejects))
         raise RecipeError(
             f"no usable questions: {len(q_rejects)} input rows rejected {reasons}; "
-            f"see {paths.out / 'rejects.jsonl'}"
+            f"see {paths.label}/rejects.jsonl"
         )
     plans = plan_dialogues(questions, recipe)
     driver = {
@@ -153,10 +161,11 @@ def run(
     fresh: bool = False,
     quiet: bool = False,
 ) -> dict:
-    paths = RunPaths(resolve_out(recipe, out))
+    paths = run_paths(resolve_out(recipe, out))
     plans, driver = prepare(recipe, paths, fresh)
     shards = cut_shards(plans, recipe.executor.shard_size)
-    pending = [s for s in shards if not paths.is_done(s.index)]
+    committed = paths.done_indices()  # one listing: the completion markers
+    pending = [s for s in shards if s.index not in committed]
     kind = executor or recipe.executor.kind
     n_workers = workers or recipe.executor.workers  # None: this machine's CPUs, or the Ray cluster's
     if not quiet:
@@ -164,7 +173,7 @@ def run(
             f"{recipe.name}: {len(plans)} dialogues in {len(shards)} shards; {len(shards) - len(pending)} "
             f"already done; running {len(pending)} on {kind}"
             + (f" with {n_workers} workers" if kind == "ray" and n_workers else "")
-            + f" -> {paths.out}",
+            + f" -> {paths.label}",
             file=sys.stderr,
             flush=True,
         )
@@ -176,15 +185,17 @@ def run(
             flush=True,
         )
     progress = Progress(len(shards), len(shards) - len(pending), quiet)
+    failed: list[dict] = []  # shards that failed every try (Ray): recorded, the run goes on
     if pending:
         if kind == "ray":
             from datagen.executors.ray_exec import iter_ray
 
-            results = iter_ray(recipe, paths, pending, n_workers, quiet)
+            results = iter_ray(recipe, paths, pending, n_workers, quiet, failed)
         else:
             from datagen.executors.local import iter_local
 
             results = iter_local(recipe, paths, pending)
         for index, counters in results:
             progress.update(index, counters)
+    driver["failed_shards"] = sorted(failed, key=lambda f: f["shard"])
     return finalize(paths, len(shards), driver)

@@ -7,13 +7,14 @@ numeric name (FDB's backchannel scorer reads only digit-named folders) holding
 mono 16 kHz PCM_16 WAVs (FDB computes timing at 16 kHz) and the task's JSON,
 with all timestamps in seconds of that sample's `input.wav`.
 
-Our channel 0 (the environment: user, third parties, echo of the assistant,
-noise) is the input; channel 1 (the assistant) is never written, because it is
-the reference the model under test replaces. Where a corpus was mixed with
-echo, channel 0 carries the echo of *our* assistant's answer: the model under
-test then hears a voice that is not its own. Samples keep channel 0 only up
-to the point where our assistant's reaction would start (so that reaction is
-not in the input) and then add `RESPONSE_S` of digital silence for the model
+Our channel 0 (the environment: user, third parties, noise) is the input, with
+our assistant's echo cancelled where the corpus has it (datagen/export/echo.py:
+the input is the user's side; FDB times the user with a VAD on it, and the model
+under test makes its own voice); channel 1 (the assistant) is never written,
+because it is the reference the model under test replaces. Samples keep channel
+0 only up to the point where our assistant's reaction would start (so that
+reaction is not in the input), never past the end of the sample's event (FDB's
+inputs end with it), and then add `RESPONSE_S` of digital silence for the model
 to answer into.
 
 v1.0 (`version="1.0"`), folders named after FDB's synthetic subsets:
@@ -28,9 +29,10 @@ v1.0 (`version="1.0"`), folders named after FDB's synthetic subsets:
   `[{"text": "[TURN-TAKING]", "timestamp": [user_end, answer_start]}]`. FDB's
   scorer takes `timestamp[0]` as the end of the user's turn and measures the
   model's latency from it, so the span is the turn gap, not the user's turn.
-- `synthetic_user_interruption/{ID}` from `barge_in_user` and from
-  `barge_in_related` where the user asks: `input.wav` is channel 0 through the
-  interruption; `interrupt.json` `[{"context", "interrupt", "timestamp"}]`
+- `synthetic_user_interruption/{ID}` from `barge_in_related` where the user
+  asks (FDB scores the answer to the interruption, so not "Stop talking."):
+  `input.wav` is channel 0 through the interruption's end;
+  `interrupt.json` `[{"context", "interrupt", "timestamp"}]`
   (the user's question, the interruption's words, its span; FDB's ASR crops
   the output at `timestamp[1]`), plus `context.wav` and `interrupt.wav`, the
   channel-0 audio of those two spans.
@@ -40,8 +42,8 @@ barge_in_related by the user), `user_backchannel` (backchannel),
 `background_speech` (distractor) and `third_party_interruption`
 (barge_in_third_party, barge_in_related by a third party; ours, not an FDB
 category). `input.wav` is channel 0 with the cut's first overlap event, up to
-the next overlap event (so each sample holds exactly one) or our assistant's
-next turn; `clean_input.wav` is the same with the event's span silenced (a
+its end (so each sample holds exactly one, and no follow-up);
+`clean_input.wav` is the same with the event's span silenced (a
 `FADE_S` ramp inside the span); `metadata.json` `{context_text,
 current_turn_text, timestamps}` (the user's question(s) before the event, the
 event's own words, as FDB's example has the overlapping turn there, and its
@@ -75,8 +77,7 @@ OVERLAP_KINDS = ("barge_in", "backchannel", "distractor", "related_question")
 V10_FOLDERS = {
     "pause": "synthetic_pause_handling",
     "qa": "synthetic_turn_taking",
-    "barge_in_user": "synthetic_user_interruption",
-    "barge_in_related": "synthetic_user_interruption",
+    "barge_in_related": "synthetic_user_interruption",  # asked by the user: an interruption to answer
 }
 V15_FOLDERS = {
     "barge_in_user": "user_interruption",
@@ -205,22 +206,31 @@ class Exporter:
         self.out: Path | None = None
         self.ids: dict[str, dict[str, str]] = {}
         self.skipped: Counter = Counter()
+        self.echo: list[dict] = []  # per echo dialogue: how far its echo was cancelled
 
     def begin(self, tmp: Path) -> None:
         self.out = tmp
 
     def add(self, c: ExportCut) -> None:
-        env = resample(c.env, c.sample_rate, SR)
+        if c.task not in (V10_FOLDERS if self.version == "1.0" else V15_FOLDERS):
+            self.skipped[c.task or "unknown"] += 1
+            return
+        env = resample(without_echo(c, self.echo), c.sample_rate, SR)
         made = self._add_v10(c, env) if self.version == "1.0" else self._add_v15(c, env)
         if not made:
             self.skipped[c.task or "unknown"] += 1
 
     def end(self) -> dict:
         write_json(self.out / "ids.json", self.ids)
+        erle = sorted(e["erle_db"] for e in self.echo)
         return {
             "version": self.version,
             "samples": {k: len(v) for k, v in sorted(self.ids.items())},
             "skipped": dict(sorted(self.skipped.items())),
+            "echo_removed": {
+                "dialogues": len(erle),
+                "median_erle_db": erle[len(erle) // 2] if erle else None,
+            },
         }
 
     def _folder(self, name: str, cut_id: str) -> Path:
@@ -239,7 +249,7 @@ class Exporter:
             return self._pause(c, env)
         if c.task == "qa":
             return self._turn_taking(c, env)
-        if c.task in ("barge_in_user", "barge_in_related"):
+        if c.task == "barge_in_related":
             return self._interruption(c, env)
         return False
 
@@ -280,7 +290,7 @@ class Exporter:
         return True
 
     def _interruption(self, c: ExportCut, env: np.ndarray) -> bool:
-        evs = [e for e in overlap_events(c) if e.get("role") == "user" and e["kind"] != "backchannel"]
+        evs = [e for e in overlap_events(c) if e.get("role") == "user" and e["kind"] == "related_question"]
         q = first_question(c)
         if not evs or not q:
             return False
@@ -288,7 +298,7 @@ class Exporter:
         s, e = event_span(ev)
         sup = event_sup(c, ev)
         d = self._folder(V10_FOLDERS[c.task], c.id)
-        write_wav(d / "input.wav", input_audio(env, keep_until(c, ev), e + RESPONSE_S))
+        write_wav(d / "input.wav", input_audio(env, min(keep_until(c, ev), e), e + RESPONSE_S))
         q_start, q_end = min(x.start for x in q), max(x.end for x in q)
         write_wav(d / "context.wav", env[idx(q_start) : idx(q_end)])
         write_wav(d / "interrupt.wav", env[idx(s) : idx(e)])
@@ -310,7 +320,7 @@ class Exporter:
         if c.task == "barge_in_related" and ev.get("role") != "user":
             folder = "third_party_interruption"
         s, e = event_span(ev)
-        keep_end = keep_until(c, ev)
+        keep_end = min(keep_until(c, ev), e)
         x = input_audio(env, keep_end, e + RESPONSE_S)
         sup = event_sup(c, ev)
         env_sups = [t for t in c.sups if t.channel == 0]
@@ -330,6 +340,21 @@ class Exporter:
         write_json(d / "input.json", chunks(words))
         write_json(d / "clean_input.json", chunks(clean_words))
         return True
+
+
+def without_echo(c: ExportCut, log: list[dict]) -> np.ndarray:
+    """Channel 0 with our assistant's echo cancelled (datagen/export/echo.py), for a dialogue
+    mixed with echo; channel 0 itself otherwise. The input is the user's side only: the
+    model under test makes its own voice, and FDB times the user by a VAD on the input."""
+    mix = c.custom.get("mix") or {}
+    if not mix.get("echo"):
+        return c.env
+    from datagen.export.echo import remove_echo
+
+    speech = [(s.start, s.end) for s in c.sups if s.channel == 0]
+    out, stats = remove_echo(c.env, c.assistant, c.sample_rate, float(mix["echo_delay_s"]), speech)
+    log.append(stats)
+    return out
 
 
 def keep_until(c: ExportCut, ev: dict) -> float:

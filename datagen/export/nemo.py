@@ -7,9 +7,13 @@ What that dataset expects (docs/exports.md has the sources):
   codec's rate (22,050 Hz by default). `CutSet.resample()` does not touch custom
   recordings, so it is stored at that rate already;
 - supervisions whose speaker is `User` or `Assistant` (its role-swap augmentation
-  hard-codes them; its reader drops a cut with any other speaker). Third-party
-  speech therefore has no supervision: it stays audible in the source audio, and
-  its segments ride along in `custom["third_party"]`;
+  hard-codes them, and its token channels know only those two: the duplex dataset
+  ignores a supervision of any other speaker; only `s2s_as_conversation` drops
+  the whole cut). Third-party speech therefore has no supervision: it stays
+  audible in the source audio, and its segments ride along in `custom["third_party"]`;
+- one `User` supervision per user turn: a turn with designed pauses is one
+  supervision over its parts (`whole_turns`), or NeMo's user text channel would
+  end the turn in each pause;
 - an assistant supervision that ends where its audio really stops, with the text
   that was spoken: its text channel puts `eos` at the supervision's end frame.
 
@@ -51,6 +55,32 @@ def _supervision(cut_id: str, i: int, s: Sup):
     )
 
 
+def whole_turns(sups: list[Sup]) -> list[Sup]:
+    """The parts of a user turn with designed pauses (`pause_part`s of one turn) as one
+    supervision: NeMo's text channel puts an end-of-turn at every user supervision's end,
+    so a part each would end the user's turn in each of its pauses."""
+    from dataclasses import replace
+
+    out: list[Sup] = []
+    first: dict[int, int] = {}  # turn -> index in out of its merged supervision
+    for s in sups:
+        k = first.get(s.turn) if s.kind == "pause_part" and s.role == "user" else None
+        if k is None:
+            if s.kind == "pause_part" and s.role == "user":
+                first[s.turn] = len(out)
+            out.append(s)
+            continue
+        prev = out[k]
+        out[k] = replace(
+            prev,
+            end=max(prev.end, s.end),
+            text=f"{prev.text.strip()} {s.text.strip()}".strip(),
+            spoken_text=" ".join(t for t in (prev.spoken_text.strip(), s.spoken_text.strip()) if t),
+            words=prev.words + s.words,
+        )
+    return out
+
+
 def to_nemo_cut(c: ExportCut, target_rate: int):
     """One NeMo duplex cut: mono environment source, assistant as target_audio."""
     from lhotse import MonoCut
@@ -58,7 +88,7 @@ def to_nemo_cut(c: ExportCut, target_rate: int):
     env = resample(c.env, c.sample_rate, SOURCE_RATE)
     rec = memory_recording(c.id, env[None, :], SOURCE_RATE)
     target = resample(c.assistant, c.sample_rate, target_rate)
-    sups = [_supervision(c.id, i, s) for i, s in enumerate(c.sups) if s.role in ROLES]
+    sups = [_supervision(c.id, i, s) for i, s in enumerate(whole_turns(c.sups)) if s.role in ROLES]
     third = [
         {"start": s.start, "end": s.end, "text": s.heard_text, "kind": s.kind, "speaker": s.speaker}
         for s in c.sups

@@ -24,18 +24,31 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def json_text(data: Any) -> str:
+    """How every JSON file of a corpus is written (the same bytes on disk and in a store)."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
+def jsonl_text(rows: Iterable[dict]) -> str:
+    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
+
+
+def parse_jsonl(text: str | None) -> list[dict]:
+    return [json.loads(line) for line in (text or "").splitlines() if line.strip()]
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(path, json_text(data))
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    write_text(path, "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
+    write_text(path, jsonl_text(rows))
 
 
 def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return parse_jsonl(path.read_text(encoding="utf-8"))
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

@@ -246,9 +246,14 @@ def load_full_answers(cut) -> dict[int, np.ndarray]:
     }
 
 
-def load_cuts(out_dir: Path):
-    """The corpus as a lazy CutSet (out_dir is the run folder or its shar/)."""
+def load_cuts(out_dir: Path | str):
+    """The corpus as a lazy CutSet (out_dir is the run folder or its shar/, or a URL of either)."""
     from lhotse import CutSet
 
+    from datagen.io.store import is_url, shar_fields
+
+    if is_url(str(out_dir)):
+        return CutSet.from_shar(fields=shar_fields(str(out_dir)))
+    out_dir = Path(out_dir)
     shar = out_dir / "shar" if (out_dir / "shar").is_dir() else out_dir
     return CutSet.from_shar(in_dir=str(shar))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen.io.atomic import read_jsonl
+from datagen.io.atomic import parse_jsonl
 from datagen.timeline.checks import check_assistant_channel, check_audible, voiced_runs
 
 ROLE_CHANNEL = {"assistant": 1, "user": 0, "third_party": 0}
@@ -111,16 +111,27 @@ def check_mix_meta(mix: dict) -> list[str]:
     return p
 
 
-def _accounting(out: Path, seen: list[str]) -> list[str]:
+def _reader(out: Path | str):
+    """read(name) -> the text of a corpus-level file, or None; for a folder or a URL."""
+    from datagen.io.store import ObjectStore, is_url
+
+    if is_url(str(out)):
+        return ObjectStore(str(out)).read_text
+    folder = Path(out)
+    return lambda name: (folder / name).read_text(encoding="utf-8") if (folder / name).is_file() else None
+
+
+def _accounting(out: Path | str, seen: list[str]) -> list[str]:
     p: list[str] = []
-    stats_file = out / "stats.json"
-    if not stats_file.is_file():
-        return [f"{stats_file} is missing"]
-    stats = json.loads(stats_file.read_text())
+    read = _reader(out)
+    stats_text = read("stats.json")
+    if stats_text is None:
+        return [f"{out}/stats.json is missing"]
+    stats = json.loads(stats_text)
     if not stats.get("complete", False):
         p.append(f"run is incomplete: {stats.get('shards_done')}/{stats.get('shards')} shards committed")
-    index = read_jsonl(out / "index.jsonl")
-    rejects = [r for r in read_jsonl(out / "rejects.jsonl") if r.get("stage") != "questions"]
+    index = parse_jsonl(read("index.jsonl"))
+    rejects = [r for r in parse_jsonl(read("rejects.jsonl")) if r.get("stage") != "questions"]
     if sorted(r["id"] for r in index) != sorted(seen):
         missing = set(r["id"] for r in index) - set(seen)
         extra = set(seen) - set(r["id"] for r in index)
@@ -143,13 +154,23 @@ def _accounting(out: Path, seen: list[str]) -> list[str]:
     return p
 
 
-def validate(out: Path, max_problems: int = 50) -> ValidationReport:
+def _has_shards(out: Path | str) -> bool:
+    from datagen.io.store import ObjectStore, is_url
+
+    if is_url(str(out)):
+        return bool(ObjectStore(str(out)).names("shar"))
+    shar = Path(out) / "shar"
+    return shar.is_dir() and any(shar.iterdir())
+
+
+def validate(out: Path | str, max_problems: int = 50) -> ValidationReport:
+    """`out` is a corpus folder or its URL (s3://...): a URL is read where it is,
+    through lhotse and smart_open, as a trainer would read it."""
     from datagen.io.shar import load_cuts
 
     rep = ValidationReport()
-    shar = out / "shar"
-    if not shar.is_dir() or not any(shar.iterdir()):
-        rep.problems.append(f"no Shar shards in {shar}")
+    if not _has_shards(out):
+        rep.problems.append(f"no Shar shards in {out}/shar")
         return rep
     seen: list[str] = []
     try:

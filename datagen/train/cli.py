@@ -20,7 +20,7 @@ def fail(msg: str) -> None:
 
 def _config(config: Path, set_: list[str]):
     from datagen.config import RecipeError
-    from datagen.train.config import load_train_config
+    from datagen.train.common.config import load_train_config
 
     try:
         return load_train_config(config, set_)
@@ -35,13 +35,13 @@ STOP_AFTER = typer.Option(None, "--stop-after", help="Stop after this many optim
 
 def _train(kind: str, config: Path, set_: list[str], fresh: bool, stop_after: int | None) -> None:
     """Run one trainer (sft or dpo) and say where its checkpoint is."""
-    from datagen.train.vocab import TokenizerMismatch
+    from datagen.train.training.vocab import TokenizerMismatch
 
     cfg = _config(config, set_)
     if kind == "sft":
-        from datagen.train.loop import train_sft as train
+        from datagen.train.training.loop import train_sft as train
     else:
-        from datagen.train.dpo import train_dpo as train
+        from datagen.train.preference.dpo import train_dpo as train
     try:
         res = train(cfg, resume=not fresh, stop_after=stop_after)
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
@@ -77,11 +77,14 @@ def errors(
         help="Emit <shift> when its probability exceeds this (default: the config's stream.shift_threshold)",
     ),
     greedy: bool = typer.Option(False, "--greedy", help="Greedy argmax decoding, whatever the config says"),
+    audio_out: Path = typer.Option(
+        None, "--audio-out", help="Also write each dialogue's output audio here (<cut_id>.wav)"
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
-    from datagen.train.checkpoint import resolve
-    from datagen.train.errors import run_errors
-    from datagen.train.vocab import TokenizerMismatch
+    from datagen.train.streaming.errors import run_errors
+    from datagen.train.training.checkpoint import resolve
+    from datagen.train.training.vocab import TokenizerMismatch
 
     if greedy and shift_threshold is not None:
         fail("--greedy and --shift-threshold are two decision rules: pick one")
@@ -89,7 +92,15 @@ def errors(
         found = resolve(checkpoint)
         target = out or found.parent.parent / "errors.jsonl"
         rule = None if greedy else "config" if shift_threshold is None else shift_threshold
-        res = run_errors(found, eval_, target, batch_size=batch_size, device=device, shift_threshold=rule)
+        res = run_errors(
+            found,
+            eval_,
+            target,
+            batch_size=batch_size,
+            device=device,
+            shift_threshold=rule,
+            audio_out=audio_out,
+        )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
@@ -103,15 +114,19 @@ def score(
         None, "--corpus", help="Where the dialogues' audio is, if not where the log says"
     ),
     no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the two rule baselines"),
+    cues: Path = typer.Option(
+        None, "--cues", help="Error log of the assistant_backchannel eval set: the cue-success row from it"
+    ),
 ) -> None:
     """Turn-taking success, stop precision/recall/F1, early stops and latencies, beside two rule baselines."""
-    from datagen.train.score import format_result, score_log
+    from datagen.train.judging.score import format_result, score_log
 
-    if not error_log.is_file():
-        fail(f"no error log at {error_log}")
+    for log in (error_log, cues):
+        if log is not None and not log.is_file():
+            fail(f"no error log at {log}")
     target = out or error_log.with_suffix(".score.json")
     try:
-        res = score_log(error_log, target, corpus=corpus, baselines=not no_baselines)
+        res = score_log(error_log, target, corpus=corpus, baselines=not no_baselines, cues=cues)
     except ValueError as e:
         fail(str(e))
     typer.echo(format_result(res))
@@ -132,7 +147,7 @@ def dpo(
 
 
 def _mix(text: str | None) -> dict[str, float]:
-    from datagen.train.simulate import MISTAKES
+    from datagen.train.preference.simulate import MISTAKES
 
     if not text:
         return {m: 1.0 for m in MISTAKES}
@@ -154,6 +169,9 @@ def dpo_pairs(
         ..., "--out", help="Folder to write pairs.jsonl, sft.jsonl, trl.jsonl, stats.json"
     ),
     per_category: int = typer.Option(None, "--per-category", help="Cap on pairs per error category"),
+    categories: str = typer.Option(
+        None, "--categories", help="Only pairs of these error categories, comma-separated (default: all)"
+    ),
     simulate: bool = typer.Option(
         False, "--simulate", help="No model yet: make rejected tracks from the corpus"
     ),
@@ -166,9 +184,9 @@ def dpo_pairs(
     ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over the five categories."""
-    from datagen.train.dpo_data import build
-    from datagen.train.vocab import TokenizerMismatch
+    """DPO pairs from a stage-2 model's error log (or simulated errors), balanced over error categories."""
+    from datagen.train.preference.dpo_data import build
+    from datagen.train.training.vocab import TokenizerMismatch
 
     if not simulate and (error_log is None or not error_log.is_file()):
         fail(f"no error log at {error_log} (or pass --simulate to make errors from the corpus)")
@@ -182,6 +200,7 @@ def dpo_pairs(
             simulate_mix=_mix(mix) if simulate else None,
             late_by=late_by,
             backbone_path=backbone,
+            categories=categories.split(",") if categories else None,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -198,12 +217,86 @@ def compare(
     before: Path = typer.Argument(..., help="Error log of the model before (e.g. after SFT)"),
     after: Path = typer.Argument(..., help="Error log of the model after (e.g. after DPO), same dialogues"),
     out: Path = typer.Option(..., "--out", help="Folder for report.md, compare.png, compare.json"),
+    cues_before: Path = typer.Option(
+        None, "--cues-before", help="Before's log of the assistant_backchannel set"
+    ),
+    cues_after: Path = typer.Option(None, "--cues-after", help="After's log of the same set"),
 ) -> None:
     """One before/after table and plot of two error logs over the same evaluation sets."""
-    from datagen.train.compare import compare as run_compare
+    from datagen.train.judging.compare import compare as run_compare
 
+    if (cues_before is None) != (cues_after is None):
+        fail("--cues-before and --cues-after go together")
     try:
-        res = run_compare(before, after, out)
+        res = run_compare(before, after, out, cues=(cues_before, cues_after) if cues_before else None)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(res["table"] + f"\n\nwritten: {res['report']}")
+
+
+@train_app.command()
+def runs(
+    loops: list[Path] = typer.Argument(
+        ..., help="`make loop` folders, one per seed (each with compare.json)"
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder for runs.md and runs.json"),
+) -> None:
+    """Run after run: before/after DPO per seed, the spread of each change, and the bar per seed."""
+    from datagen.train.judging.runs import runs as run_runs
+
+    try:
+        res = run_runs(loops, out)
+    except (FileNotFoundError, KeyError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\nwritten: {res['report']}")
+
+
+@train_app.command()
+def sweep(
+    run: Path = typer.Argument(..., help="The SFT run (or checkpoint) DPO starts from"),
+    pool: str = typer.Option(..., "--pool", help="Held-out training pool (recipes/dpo_pool_large.yaml)"),
+    eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
+    cues: str = typer.Option(None, "--cues", help="The assistant_backchannel eval set, for cue success"),
+    pairs: list[int] = typer.Option(..., "--pairs", help="Number of pairs (repeatable): 32 100 ..."),
+    source: list[str] = typer.Option(..., "--source", help="own, simulate or mixed (repeatable)"),
+    out: Path = typer.Option(..., "--out", help="Folder for every run, sweep.md and sweep.json"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the pair draw and of DPO"),
+    recipe: Path = typer.Option(Path("recipes/train/tiny_cpu_dpo.yaml"), "--recipe", help="DPO recipe"),
+    set_: list[str] = SET,
+) -> None:
+    """DPO's figures against the number of pairs and their source (own / simulated / mixed)."""
+    from datagen.train.preference.sweep import sweep as run_sweep
+    from datagen.train.training.vocab import TokenizerMismatch
+
+    try:
+        res = run_sweep(run, pool, eval_, out, pairs, source, cues, seed, recipe, set_)
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\nwritten: {res['report']}")
+
+
+def errors_from_audio_cmd(
+    from_audio: Path = typer.Option(
+        ...,
+        "--from-audio",
+        help="A model's output WAVs: <cut_id>.wav, <cut_id>/output.wav or an FDB export",
+    ),
+    eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
+    out: Path = typer.Option(None, "--out", help="Error log to write (default: DIR/errors.jsonl)"),
+    name: str = typer.Option(None, "--name", help="The model's name in the log (default: DIR)"),
+) -> None:
+    """Error log of any model from its output audio (silero-vad -> speak/stop decisions)."""
+    from datagen.train.streaming.from_audio import errors_from_audio
+
+    target = out or from_audio / "errors.jsonl"
+    try:
+        res = errors_from_audio(from_audio, eval_, target, name=name)
+    except (FileNotFoundError, ValueError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    cats = ", ".join(f"{k} {v}" for k, v in sorted(res["categories"].items()))
+    rej = ", ".join(f"{k} {v}" for k, v in sorted(res["rejects_by_reason"].items())) or "none"
+    typer.echo(
+        f"{res['dialogues']} dialogues -> {res['out']} (error categories: {cats})\n"
+        f"{res['rejected']} rejected ({rej}) -> {res['rejects']}"
+    )

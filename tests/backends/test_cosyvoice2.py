@@ -38,6 +38,7 @@ from datagen.backends.tts.cosyvoice2 import (
     estimate_words,
     speech_bounds,
 )
+from datagen.backends.tts.cosyvoice2_load import MODEL_FILES
 
 FAKE = """
 import os
@@ -156,6 +157,9 @@ def _checkout(root: Path, new_api: bool, with_vllm: bool = False) -> tuple[Path,
     model = root / "CosyVoice2-0.5B"
     model.mkdir()
     (model / "cosyvoice2.yaml").write_text("sample_rate: 24000\n")
+    for name in MODEL_FILES[1:]:  # present, never read by the stand-in
+        (model / name).parent.mkdir(parents=True, exist_ok=True)
+        (model / name).write_bytes(b"")
     return repo, model
 
 
@@ -163,9 +167,16 @@ def _checkout(root: Path, new_api: bool, with_vllm: bool = False) -> tuple[Path,
 def isolated_imports(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     real_vllm = sys.modules.pop("vllm", None)  # so a stand-in `vllm` can be imported
+
+    def ours(m: str) -> bool:
+        return m == "cosyvoice" or m.startswith("cosyvoice.")
+
+    # the installed upstream package (the cosyvoice extra), if a test imported it: set aside
+    real = {m: sys.modules.pop(m) for m in [m for m in sys.modules if ours(m)]}
     yield
-    for name in [m for m in sys.modules if m == "cosyvoice" or m.startswith("cosyvoice.")]:
+    for name in [m for m in sys.modules if ours(m)]:
         del sys.modules[name]
+    sys.modules.update(real)
     sys.modules.pop("vllm", None)
     if real_vllm is not None:
         sys.modules["vllm"] = real_vllm
@@ -200,7 +211,7 @@ def test_options() -> None:
     with pytest.raises(ValidationError):
         CosyVoice2Options(unknown=True)
     b = make_tts("cosyvoice2", {"gpus_per_worker": 0.5})
-    assert b.resources_gpus == 0.5 and b.extra == ""
+    assert b.resources_gpus == 0.5 and b.extra == "cosyvoice"
 
 
 def test_detect_prompt_api() -> None:

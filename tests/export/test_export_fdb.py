@@ -14,7 +14,7 @@ import soundfile as sf
 
 from datagen.export import ExportError, export
 from datagen.export.common import ExportCut, Sup, resample
-from datagen.export.fdb import Exporter
+from datagen.export.fdb import Exporter, without_echo
 
 SR = 16000
 ATOL = 1e-4  # 16-bit quantisation is 3e-5
@@ -76,8 +76,15 @@ def idx(t: float) -> int:
     return int(round(t * SR))
 
 
+_CHANNEL0: dict[str, np.ndarray] = {}
+
+
 def channel0(cut: ExportCut) -> np.ndarray:
-    return np.clip(resample(cut.env, cut.sample_rate, SR), -1.0, 1.0)
+    """Channel 0 as the export plays it: our assistant's echo cancelled (datagen/export/echo.py;
+    seconds per echo dialogue, so once per cut)."""
+    if cut.id not in _CHANNEL0:
+        _CHANNEL0[cut.id] = np.clip(resample(without_echo(cut, []), cut.sample_rate, SR), -1.0, 1.0)
+    return _CHANNEL0[cut.id]
 
 
 def kept_prefix(x: np.ndarray, env: np.ndarray) -> int:
@@ -101,19 +108,7 @@ def first_overlay(cut: ExportCut) -> Sup:
     return min(overlay_sups(cut), key=lambda s: s.start)
 
 
-# ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def fdb10(local_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fdb") / "fdb1"
-    return out, export(local_corpus, "fdb", out, quiet=True, version="1.0")
-
-
-@pytest.fixture(scope="module")
-def fdb15(local_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fdb") / "fdb15"
-    return out, export(local_corpus, "fdb", out, quiet=True, version="1.5")
+# ---------------------------------------------------------------- fixtures (fdb10, fdb15: conftest.py)
 
 
 def samples_of(out: Path, folder: str, source: dict) -> list[tuple[dict, ExportCut]]:
@@ -135,11 +130,11 @@ def test_v10_folders_counts_and_ids(fdb10, source):
     want = {
         "synthetic_pause_handling": tasks["pause"],
         "synthetic_turn_taking": tasks["qa"],
-        "synthetic_user_interruption": tasks["barge_in_user"] + user_related,
+        "synthetic_user_interruption": user_related,  # interruptions to answer, not "stop talking"
     }
     assert all(want.values()), want  # the fixture corpus has every task
     assert summary["version"] == "1.0" and summary["samples"] == want
-    used = {"pause", "qa", "barge_in_user", "barge_in_related"}
+    used = {"pause", "qa", "barge_in_related"}
     skipped = {t: n for t, n in tasks.items() if t not in used}
     if tasks["barge_in_related"] > user_related:
         skipped["barge_in_related"] = tasks["barge_in_related"] - user_related
@@ -150,7 +145,7 @@ def test_v10_folders_counts_and_ids(fdb10, source):
     for folder, task_ok in [
         ("synthetic_pause_handling", {"pause"}),
         ("synthetic_turn_taking", {"qa"}),
-        ("synthetic_user_interruption", {"barge_in_user", "barge_in_related"}),
+        ("synthetic_user_interruption", {"barge_in_related"}),
     ]:
         order = list(source)
         cut_ids = [ids[folder][str(i)] for i in range(want[folder])]
@@ -209,14 +204,13 @@ def test_v10_user_interruption(fdb10, source):
         assert set(meta) == {"context", "interrupt", "timestamp"}
         a, b = check_span(meta["timestamp"], s["dur"])
         ev = first_overlay(cut)
-        assert ev.role == "user" and ev.kind in ("barge_in", "related_question")
+        assert ev.role == "user" and ev.kind == "related_question"
         assert (a, b) == pytest.approx((ev.start, ev.end), abs=0.02)
         assert meta["interrupt"] == ev.heard_text
         assert meta["context"] == " ".join(u.heard_text for u in user_question(cut))
         assert kept_prefix(x, env) >= idx(b) and s["dur"] >= b + 5.0
-        later = [t.start for t in cut.of_role("assistant") if t.start > a]
-        if later:  # our assistant's reply to the interruption is not in the input
-            assert not np.any(x[idx(max(b, later[0])) + 1 :])
+        # the input ends with the interruption: no follow-up, none of our reply
+        assert not np.any(x[idx(b) + 1 :])
         q = user_question(cut)
         ctx = s["wav"]["context.wav"]
         i0 = idx(min(u.start for u in q))
@@ -269,6 +263,7 @@ def test_v15_input_clean_pair_and_metadata(fdb15, source, folder):
         assert meta["context_text"] == " ".join(u.heard_text for u in user_question(cut))
         # input: channel 0 through the event, then digital silence at most
         assert kept_prefix(x, env) >= idx(b) and s["dur"] >= b + 5.0
+        assert not np.any(x[idx(b) + 1 :])  # the input ends with the event
         others = [o.start for o in overlay_sups(cut) if o.start > ev.start]
         if others:  # exactly one overlap event per sample
             assert not np.any(x[idx(others[0]) + 1 :])
@@ -328,6 +323,6 @@ def test_a_24khz_cut_is_written_at_16khz(tmp_path):
     assert exp.end()["samples"] == {"user_interruption": 1}
     (s,) = read_task(tmp_path / "user_interruption")
     x = s["wav"]["input.wav"]
-    assert kept_prefix(x, channel0(cut)) >= idx(dur) - 1
+    assert kept_prefix(x, channel0(cut)) >= idx(7.0) - 1 and not np.any(x[idx(7.0) + 1 :])
     assert s["json"]["metadata.json"]["timestamps"] == [6.0, 7.0]
     assert not np.any(s["wav"]["clean_input.wav"][idx(6.02) : idx(6.98)])

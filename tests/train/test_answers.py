@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from datagen.io.shar import load_full_answers
-from datagen.train.answers import answers_of, assistant_wave, gold_voice
-from datagen.train.data import open_corpora
+from datagen.train.training.answers import answers_of, assistant_wave, gold_voice
+from datagen.train.training.data import open_corpora
 
 
 @pytest.fixture(scope="module")

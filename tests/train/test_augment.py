@@ -4,8 +4,8 @@ Early reactions: a barge-in's stop is taught at every block after `from_s` of it
 import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
-from datagen.train.augment import IGNORE, late_decision, react_sooner
-from datagen.train.tracks import SpeakSpan, render, spans_of
+from datagen.train.common.tracks import SpeakSpan, render, spans_of
+from datagen.train.training.augment import IGNORE, late_decision, react_sooner
 
 
 def _all(labels, interrupted, **kw):

@@ -9,7 +9,7 @@ import sys
 import yaml
 from train_support import tiny_cfg
 
-from datagen.train import checkpoint as ckpt
+from datagen.train.training import checkpoint as ckpt
 
 
 def _free_port() -> int:

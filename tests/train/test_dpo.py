@@ -7,8 +7,7 @@ import pytest
 import torch
 from train_support import tiny_cfg
 
-from datagen.train import checkpoint as ckpt
-from datagen.train.dpo import (
+from datagen.train.preference.dpo import (
     PairData,
     _pair_batch,
     dpo_loss,
@@ -17,9 +16,10 @@ from datagen.train.dpo import (
     sequence_logps,
     train_dpo,
 )
-from datagen.train.dpo_data import build, read_pairs
-from datagen.train.loop import train_sft
-from datagen.train.simulate import MISTAKES
+from datagen.train.preference.dpo_data import build, read_pairs
+from datagen.train.preference.simulate import MISTAKES
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.loop import train_sft
 
 
 def test_the_loss_is_trls_sigmoid_loss():
@@ -56,7 +56,7 @@ def test_a_dpo_step_raises_the_chosen_minus_rejected_log_ratio(sft_and_pairs):
     model, vocab, _ = policy_model(cfg, torch.device("cpu"))
     pairs, sft = read_pairs(cfg.dpo.pairs)
     data = PairData(pairs[:2], [], [str(corpus)], vocab, None)
-    from datagen.train.data import StreamBatcher
+    from datagen.train.training.data import StreamBatcher
 
     c0 = next(iter(data.cuts.values()))
     batch, _ = _pair_batch(data, StreamBatcher(vocab, c0["sr"], 0.08, 0, 80), pairs[:2])
@@ -115,8 +115,8 @@ def test_the_errors_command_decodes_with_the_rule_it_is_given(sft_and_pairs, tmp
 
 
 def test_the_kept_sft_dialogues_learn_stops_as_sft_does(sft_and_pairs):
-    from datagen.train.data import StreamBatcher
-    from datagen.train.dpo import _gold_batch
+    from datagen.train.preference.dpo import _gold_batch
+    from datagen.train.training.data import StreamBatcher
 
     root, corpus = sft_and_pairs
     pairs, sft = read_pairs(root / "pairs")

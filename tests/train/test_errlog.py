@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from datagen.train.config import ScoreConfig
-from datagen.train.errlog import make_line, read_log, schema_problem, write_log
-from datagen.train.errors import dialogues_of, label_encoder
-from datagen.train.score import score_log
+from datagen.train.common.config import ScoreConfig
+from datagen.train.judging.errlog import make_line, read_log, schema_problem, write_log
+from datagen.train.judging.score import score_log
+from datagen.train.streaming.errors import dialogues_of, label_encoder
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def records(local_corpus):
 
 
 def _gold(rec):
-    from datagen.train.tracks import SpeakSpan, render
+    from datagen.train.common.tracks import SpeakSpan, render
 
     spans = [SpeakSpan(a["gold_speak"], a["gold_stop"]) for a in rec["answers"]]
     return render(rec["num_blocks"], spans)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from datagen.train.features import CausalFbank
+from datagen.train.training.features import CausalFbank
 
 
 def test_frames_per_block_and_blockwise_equals_whole():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from datagen.train.config import load_train_config
+from datagen.train.common.config import load_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.gpu
@@ -24,8 +24,8 @@ def cuda():
 
 
 def test_llama3_8b_lora_config_trains_on_a_gpu(cuda):
-    from datagen.train.model import build_on
-    from datagen.train.vocab import LabelVocab
+    from datagen.train.training.model import build_on
+    from datagen.train.training.vocab import LabelVocab
 
     path = os.environ.get("DATAGEN_LLAMA3_PATH")
     shape = (

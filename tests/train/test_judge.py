@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from datagen.text.tokenizer import SHIFT_ID
-from datagen.train.config import ScoreConfig
-from datagen.train.judge import judge
-from datagen.train.score import metrics
-from datagen.train.tracks import SpeakSpan, render
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import SpeakSpan, render
+from datagen.train.judging.judge import judge
+from datagen.train.judging.score import metrics
 
 B = 0.08
 CFG = ScoreConfig()

@@ -5,10 +5,10 @@ import torch
 from hf_support import tiny_hf_backbone
 from train_support import tiny_cfg
 
-from datagen.train import checkpoint as ckpt
-from datagen.train.data import DuplexDataset, make_sampler, split_cuts
-from datagen.train.loop import Run, train_sft
-from datagen.train.runtime import Dist
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.data import DuplexDataset, make_sampler, split_cuts
+from datagen.train.training.loop import Run, train_sft
+from datagen.train.training.runtime import Dist
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 
 import torch
 
-from datagen.train.data import DuplexDataset, make_sampler, split_cuts
-from datagen.train.loop import Run
-from datagen.train.model import PER_BLOCK, DuplexModel
-from datagen.train.runtime import Dist, make_optimizer
-from datagen.train.vocab import LabelVocab
+from datagen.train.training.data import DuplexDataset, make_sampler, split_cuts
+from datagen.train.training.loop import Run
+from datagen.train.training.model import PER_BLOCK, DuplexModel
+from datagen.train.training.runtime import Dist, make_optimizer
+from datagen.train.training.vocab import LabelVocab
 
 VOCAB = LabelVocab("builtin-test", 60, 58, 59)
 
@@ -91,8 +91,8 @@ def test_vad_targets_mark_speech_on_channel_0_only(cfg):
 
 
 def test_the_vad_head_learns_and_inference_models_load_without_it(cfg):
-    from datagen.train.checkpoint import load_model_state
-    from datagen.train.model import LossWeights
+    from datagen.train.training.checkpoint import load_model_state
+    from datagen.train.training.model import LossWeights
 
     vcfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"vad_weight": 1.0})})
     run = Run(vcfg, Dist(), torch.device("cpu"))

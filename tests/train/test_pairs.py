@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from datagen.text.tokenizer import SHIFT_ID, builtin_tokenizer
-from datagen.train.config import ScoreConfig
-from datagen.train.dpo_data import build
-from datagen.train.errlog import make_line, schema_problem, write_log
-from datagen.train.errors import dialogues_of, label_encoder
-from datagen.train.judge import CATEGORIES
-from datagen.train.pairs import make_pair
-from datagen.train.simulate import MISTAKES, candidates, make_mistake
+from datagen.train.common.config import ScoreConfig
+from datagen.train.judging.errlog import make_line, schema_problem, write_log
+from datagen.train.judging.judge import CATEGORIES
+from datagen.train.preference.dpo_data import build
+from datagen.train.preference.pairs import make_pair
+from datagen.train.preference.simulate import MISTAKES, candidates, make_mistake
+from datagen.train.streaming.errors import dialogues_of, label_encoder
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from datagen.text.tokenizer import SHIFT_ID
-from datagen.train.answers import assistant_wave
-from datagen.train.errors import dialogues_of, label_encoder
-from datagen.train.loop import Run
-from datagen.train.runtime import Dist
-from datagen.train.stream import decode
-from datagen.train.tracks import spans_of
+from datagen.train.common.tracks import spans_of
+from datagen.train.streaming.errors import dialogues_of, label_encoder
+from datagen.train.streaming.stream import decode
+from datagen.train.training.answers import assistant_wave
+from datagen.train.training.loop import Run
+from datagen.train.training.runtime import Dist
 
 
 def _shifty(model, vocab, batch, seed=1):
@@ -81,7 +81,7 @@ def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text):
 
 
 def test_a_shift_threshold_decides_on_p_shift_alone():
-    from datagen.train.stream import choose
+    from datagen.train.streaming.stream import choose
 
     # row 0: <shift> is likeliest but below 0.5; row 1: <shift> 0.35 loses the argmax
     # to a text token at 0.45; row 2: <shift> is unlikely.

@@ -14,8 +14,8 @@ import torch
 import yaml
 from train_support import tiny_cfg
 
-from datagen.train import checkpoint as ckpt
-from datagen.train.loop import train_sft
+from datagen.train.training import checkpoint as ckpt
+from datagen.train.training.loop import train_sft
 
 
 def _train_rows(out):

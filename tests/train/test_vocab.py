@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from datagen.text.tokenizer import builtin_tokenizer
-from datagen.train.vocab import TokenizerMismatch, hf_vocab, tiny_vocab
+from datagen.train.training.vocab import TokenizerMismatch, hf_vocab, tiny_vocab
 
 
 def test_tiny_backbone_speaks_the_builtin_tokenizer():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datagen.train.config import TrainConfig
+from datagen.train.common.config import TrainConfig
 
 TINY = {
     "encoder": {"dim": 32, "conv_channels": 32, "heads": 2, "layers": 1},

@@ -1,16 +1,25 @@
 """CosyVoice2-0.5B zero-shot TTS, voiced from LibriHeavy speaker prompts.
 
-This is the synthesizer SALMONN-omni's own data was voiced with. CosyVoice
-is not pip-installable: it is a git checkout (FunAudioLLM/CosyVoice) with
-the Matcha-TTS submodule, run in its own environment with its own torch and
-transformers pins, so `extra` is empty and `repo_path` points at the
-checkout (both it and `third_party/Matcha-TTS` go on `sys.path`).
+This is the synthesizer SALMONN-omni's own data was voiced with. Upstream's
+code comes one of two ways: the `cosyvoice` extra installs PyPI's
+`cosyvoice-minicpmo==0.1.0` (FunAudioLLM/CosyVoice at 46dfe04 with its
+`cosyvoice` and `matcha` packages, docs/gpu.md), used when `repo_path` is
+unset; or `repo_path` names a git checkout (FunAudioLLM/CosyVoice with the
+Matcha-TTS submodule, in its own environment), and both it and
+`third_party/Matcha-TTS` go on `sys.path`.
 
 Why it looks the way it does:
 
 * **Offline only.** `CosyVoice2(model_dir)` silently calls ModelScope's
-  `snapshot_download` when the folder is missing; we check the folder first
-  and fail with a clear message instead, so no worker ever reaches a hub.
+  `snapshot_download` when the folder is missing; we check the folder and
+  its files first and fail with a clear message instead, so no worker ever
+  reaches a hub.
+* **The PyPI package's two gaps.** `cosyvoice-minicpmo` drops the LLM from
+  `CosyVoice2Model` and the text normaliser from the frontend (MiniCPM-o
+  makes its own speech tokens): `restore_llm` loads `llm.pt` into upstream's
+  `Qwen2LM` the way upstream's own `load` does, and requests pass
+  `text_frontend=False` (upstream's switch to skip normalisation) when the
+  frontend has no normaliser; our texts are already plain written English.
 * **Two prompt APIs.** Before 2025-12-08 `inference_zero_shot` took a
   16 kHz tensor (`prompt_speech_16k`); since, a file path (`prompt_wav`).
   `prompt_api="auto"` reads the parameter name; LibriHeavy prompts are
@@ -36,6 +45,10 @@ Why it looks the way it does:
 * **Bad prompts are data errors, not crashes.** A missing or over-30 s
   prompt becomes `TTSResult(error="bad_prompt: ...")` before the model is
   touched, so the stage can retry with another speaker.
+* **Same bytes anywhere.** Upstream's matmuls give other bits with another
+  CPU thread count (and so other sampled speech tokens), and a Ray actor runs
+  with OMP_NUM_THREADS=1 where a local run has every core: `threads` (1)
+  fixes torch's count at load, so a shard is the same bytes on either.
 * **Timings are estimates.** CosyVoice returns no alignment: word times are
   spread over the trimmed speech in proportion to characters
   (`timing_source="estimate"`); run QC's ASR pass when that matters.
@@ -66,7 +79,9 @@ from datagen.backends.tts.cosyvoice2_load import (  # noqa: F401  (LOCK_NAME: re
     LOCK_NAME,
     VLLM_GPU_BUDGET,
     actors_per_gpu,
+    check_code_and_model,
     model_dir_lock,
+    restore_llm,
     vllm_memory_share,
 )
 from datagen.records import Word
@@ -79,7 +94,7 @@ ZERO_SHOT_SPK_COMMIT = "9fea0f0 (2025-04-15)"
 
 
 class CosyVoice2Options(BackendOptions):
-    repo_path: str | None = None  # CosyVoice git checkout (with third_party/Matcha-TTS)
+    repo_path: str | None = None  # CosyVoice git checkout (with third_party/Matcha-TTS); unset: the extra
     model_dir: str | None = None  # local CosyVoice2-0.5B folder (cosyvoice2.yaml, llm.pt, ...)
     fp16: bool = False
     load_jit: bool = False
@@ -88,8 +103,12 @@ class CosyVoice2Options(BackendOptions):
     # share of the GPU each actor's vLLM engine reserves (upstream hard-codes 0.2); only with load_vllm
     vllm_gpu_memory_utilization: float = Field(0.2, gt=0, le=VLLM_GPU_BUDGET)
     prompt_api: Literal["auto", "tensor", "path"] = "auto"
+    # torch's CPU threads in this process (torch.set_num_threads at load): float reductions
+    # depend on the thread count, so a fixed count gives the same bytes in a 1-CPU Ray actor
+    # and in a local run; None leaves torch's own choice
+    threads: int | None = Field(1, ge=1)
     speed: float = Field(1.0, gt=0.25, le=4.0)
-    gpus_per_worker: float = Field(0.25, gt=0, le=8)
+    gpus_per_worker: float = Field(0.25, ge=0, le=8)  # 0: CPU actors (tests, the random-weight recipe)
     prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
     prompt_cache_size: int = Field(256, ge=1)  # speakers kept registered with the model (LRU)
     # the speaker pool (LibriHeavy via Lhotse)
@@ -198,7 +217,7 @@ class CosyVoice2TTS(TTSBackend):
     """Zero-shot CosyVoice2 with one cached prompt per speaker (24 kHz output)."""
 
     name = "cosyvoice2"
-    extra = ""  # a git checkout with its own environment, not a pip extra: see docs/gpu.md
+    extra = "cosyvoice"  # or a git checkout in its own environment (repo_path): see docs/gpu.md
     Options = CosyVoice2Options
     num_gpus = 0.25
 
@@ -206,6 +225,7 @@ class CosyVoice2TTS(TTSBackend):
         super().__init__(options)
         self._model: Any = None
         self._api: str = ""
+        self._text_kw: dict[str, Any] = {}  # text_frontend=False where the frontend has no normaliser
         self._spk_ready: OrderedDict[str, None] = OrderedDict()  # LRU of speakers in spk2info
         self._pool: list[Speaker] | None = None
 
@@ -219,6 +239,7 @@ class CosyVoice2TTS(TTSBackend):
             "options": self.options,
             "_model": None,
             "_api": "",
+            "_text_kw": {},
             "_spk_ready": OrderedDict(),
             "_pool": self._pool,
         }
@@ -248,32 +269,16 @@ class CosyVoice2TTS(TTSBackend):
     def preflight(self) -> None:
         self.check_paths()
 
-    def check_paths(self) -> tuple[Path, Path]:
-        """Fail fast, before any import, when the checkout or the weights are missing."""
-        o = self.options
-        if not o.repo_path or not Path(o.repo_path, "cosyvoice", "cli", "cosyvoice.py").is_file():
-            raise FileNotFoundError(
-                f"cosyvoice2: repo_path {o.repo_path!r} is not a CosyVoice checkout; "
-                "git clone --recursive https://github.com/FunAudioLLM/CosyVoice (see docs/gpu.md)"
-            )
-        matcha = Path(o.repo_path, "third_party", "Matcha-TTS")
-        if not matcha.is_dir() or not any(matcha.iterdir()):
-            raise FileNotFoundError(
-                f"cosyvoice2: {matcha} is empty; run "
-                "`git submodule update --init --recursive` in the checkout"
-            )
-        if not o.model_dir or not Path(o.model_dir, "cosyvoice2.yaml").is_file():
-            raise FileNotFoundError(
-                f"cosyvoice2: model_dir {o.model_dir!r} has no cosyvoice2.yaml; copy CosyVoice2-0.5B there "
-                "(it is never downloaded from here)"
-            )
-        return Path(o.repo_path), Path(o.model_dir)
+    def check_paths(self) -> tuple[Path | None, Path]:
+        """Fail fast, before any import, when the code or the weights are missing.
+        Returns (the checkout, or None for the installed package; the model folder)."""
+        return check_code_and_model(self.options.repo_path, self.options.model_dir)
 
     def _load(self) -> Any:
         if self._model is not None:
             return self._model
         repo, model_dir = self.check_paths()
-        for p in (str(repo / "third_party" / "Matcha-TTS"), str(repo)):
+        for p in (str(repo / "third_party" / "Matcha-TTS"), str(repo)) if repo else ():
             if p not in sys.path:
                 sys.path.insert(0, p)
         o = self.options
@@ -288,7 +293,8 @@ class CosyVoice2TTS(TTSBackend):
         if not callable(getattr(CosyVoice2, "add_zero_shot_spk", None)):
             # without it every speaker would fail in _one and come back as a silent bad_prompt
             raise RuntimeError(
-                f"cosyvoice2: the CosyVoice checkout at {repo} has no CosyVoice2.add_zero_shot_spk, "
+                f"cosyvoice2: the CosyVoice code at {repo or 'site-packages'} has no "
+                "CosyVoice2.add_zero_shot_spk, "
                 f"which this backend needs to cache speaker prompts; it was added upstream in commit "
                 f"{ZERO_SHOT_SPK_COMMIT}, first tagged v2.0: update the checkout "
                 f"(git -C {repo} pull && git -C {repo} submodule update --init --recursive)"
@@ -296,10 +302,16 @@ class CosyVoice2TTS(TTSBackend):
         kwargs: dict[str, Any] = {"load_jit": o.load_jit, "load_trt": o.load_trt, "fp16": o.fp16}
         if o.load_vllm or "load_vllm" in inspect.signature(CosyVoice2.__init__).parameters:
             kwargs["load_vllm"] = o.load_vllm
+        if o.threads:
+            import torch
+
+            torch.set_num_threads(o.threads)
         builds = o.load_trt or o.load_vllm  # only these write into model_dir
         share = vllm_memory_share(o.vllm_gpu_memory_utilization) if o.load_vllm else nullcontext()
         with model_dir_lock(model_dir) if builds else nullcontext(), share as applied:
             model = CosyVoice2(str(model_dir), **kwargs)
+            if restore_llm(model, model_dir):
+                log.info("cosyvoice2: loaded llm.pt into the LLM this CosyVoice build leaves out")
         engine = getattr(getattr(getattr(model, "model", None), "llm", None), "vllm", None)
         if o.load_vllm and engine is not None and not applied:
             raise RuntimeError(
@@ -310,6 +322,10 @@ class CosyVoice2TTS(TTSBackend):
         if not isinstance(getattr(getattr(model, "frontend", None), "spk2info", None), dict):
             log.warning("cosyvoice2: no frontend.spk2info dict; evicted speakers cannot be freed")
         self._api = o.prompt_api if o.prompt_api != "auto" else detect_prompt_api(model.inference_zero_shot)
+        frontend = getattr(model, "frontend", None)
+        takes = "text_frontend" in inspect.signature(model.inference_zero_shot).parameters
+        no_normaliser = not any(hasattr(frontend, a) for a in ("use_ttsfrd", "frd", "en_tn_model"))
+        self._text_kw = {"text_frontend": False} if takes and no_normaliser else {}
         self._model = model
         return model
 
@@ -370,6 +386,7 @@ class CosyVoice2TTS(TTSBackend):
                     zero_shot_spk_id=spk.id,
                     stream=False,
                     speed=self.options.speed,
+                    **self._text_kw,
                 )
             ]
         except Exception as e:  # one failed text must not fail the batch

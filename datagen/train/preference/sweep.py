@@ -1,0 +1,137 @@
+"""`datagen train sweep RUN --pool DIR --eval DIR --pairs N --source S`: how DPO's gain
+grows with the number of pairs, and with whose mistakes they are made of.
+
+From one SFT checkpoint (RUN) and a held-out training pool: the model's own errors on
+the pool (`own`), mistakes simulated from the pool's gold tracks (`simulate`, no model
+needed: simulate.py), or half of each (`mixed`). For every source and every N it draws
+N pairs, as evenly over the error categories as the pool allows (a category with fewer
+pairs than its share gives its rest to the others), with the same seeded order for
+every N, so 100 pairs hold the 32; trains DPO on them from RUN with the DPO recipe,
+streams the result over the eval sets and scores it. One row per (source, N) beside the
+SFT model's own row, in `<out>/sweep.md` and `sweep.json`. Each step's output is kept,
+so a rerun resumes where a killed sweep stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import defaultdict
+from pathlib import Path
+
+from datagen.io.atomic import write_json, write_jsonl, write_text
+from datagen.train.common.config import load_train_config
+from datagen.train.judging.runs import FIGURES, get
+from datagen.train.judging.score import score_log
+from datagen.train.preference.dpo import train_dpo
+from datagen.train.preference.dpo_data import build, read_pairs
+from datagen.train.preference.simulate import MISTAKES
+from datagen.train.streaming.errors import run_errors
+from datagen.train.training import checkpoint as ckpt
+
+SOURCES = ("own", "simulate", "mixed")
+ALL = 10**9  # "no cap" for the per-category cap
+
+
+def balanced(pairs: list[dict], n: int, seed: int) -> list[dict]:
+    """n pairs taken round-robin over the categories, each in a seeded order that does
+    not depend on n (a smaller draw is a prefix of a larger one)."""
+    by_cat: dict[str, list[dict]] = defaultdict(list)
+    for p in sorted(pairs, key=lambda p: zlib.crc32(f"{seed}:{p['pair_id']}".encode())):
+        by_cat[p["category"]].append(p)
+    queues = [by_cat[c] for c in sorted(by_cat)]
+    out: list[dict] = []
+    i = 0
+    while len(out) < n and any(queues):
+        q = queues[i % len(queues)]
+        if q:
+            out.append(q.pop(0))
+        i += 1
+    return out
+
+
+def _draw(source: str, n: int, pools: dict[str, tuple[list, list]], seed: int) -> tuple[list, list]:
+    if source == "mixed":
+        own = balanced(pools["own"][0], n // 2, seed)
+        sim = balanced(pools["simulate"][0], n - len(own), seed)
+        # both SFT samples are one seeded order over the same pool: the longer holds the other
+        pairs, sft = own + sim, max(pools["own"][1], pools["simulate"][1], key=len)
+    else:
+        pairs, sft = balanced(pools[source][0], n, seed), pools[source][1]
+    return pairs, sft[: len(pairs)]
+
+
+def _errors(ckpt, evals: list[str], cues: str | None, folder: Path, progress: bool) -> dict:
+    log, cue_log = folder / "errors.jsonl", folder / "errors_cues.jsonl"
+    if not log.is_file():
+        run_errors(ckpt, evals, log, progress=progress)
+    if cues and not cue_log.is_file():
+        run_errors(ckpt, [cues], cue_log, progress=progress)
+    return score_log(log, folder / "score.json", baselines=False, cues=cue_log if cues else None)["model"]
+
+
+def sweep(
+    run: str | Path,
+    pool: str,
+    evals: list[str],
+    out: str | Path,
+    pairs: list[int],
+    sources: list[str],
+    cues: str | None = None,
+    seed: int = 0,
+    dpo_recipe: str | Path = "recipes/train/tiny_cpu_dpo.yaml",
+    overrides: list[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    bad = set(sources) - set(SOURCES)
+    if bad:
+        raise ValueError(f"unknown pair source(s) {sorted(bad)}; choose from {list(SOURCES)}")
+    out = Path(out)
+    pools: dict[str, tuple[list, list]] = {}
+    need = {"own", "simulate"} if "mixed" in sources else set(sources)
+    if "own" in need:
+        log = out / "errors_pool.jsonl"
+        if not log.is_file():
+            run_errors(run, [pool], log, progress=progress)
+        if not (out / "pairs_own" / "pairs.jsonl").is_file():
+            build(log, [pool], out / "pairs_own", per_category=ALL, seed=seed)
+        pools["own"] = read_pairs(out / "pairs_own")
+    if "simulate" in need:
+        if not (out / "pairs_simulate" / "pairs.jsonl").is_file():
+            mix = {m: 1.0 for m in MISTAKES}
+            build(None, [pool], out / "pairs_simulate", per_category=ALL, seed=seed, simulate_mix=mix)
+        pools["simulate"] = read_pairs(out / "pairs_simulate")
+    rows = [
+        {"source": "SFT (before)", "pairs": 0, "model": _errors(run, evals, cues, out / "before", progress)}
+    ]
+    for source in sources:
+        for n in pairs:
+            d = out / f"{source}_{n}"
+            picked, sft = _draw(source, n, pools, seed)
+            if not (d / "pairs" / "pairs.jsonl").is_file():
+                write_jsonl(d / "pairs" / "sft.jsonl", sft)
+                write_jsonl(d / "pairs" / "pairs.jsonl", picked)
+            if not (d / "errors.jsonl").is_file():  # trained already when its errors are logged
+                sets = [f"dpo.init={run}", f"dpo.pairs={d / 'pairs'}", f"out={d / 'dpo'}", f"seed={seed}"]
+                train_dpo(load_train_config(dpo_recipe, sets + list(overrides or [])), progress=progress)
+            steps = json.loads((ckpt.latest(d / "dpo") / "state.json").read_text())["step"]
+            row = {"source": source, "pairs": len(picked), "asked": n, "steps": steps}
+            rows.append(row | {"model": _errors(d / "dpo", evals, cues, d, progress)})
+            _write(out, rows)
+    return _write(out, rows)
+
+
+def _write(out: Path, rows: list[dict]) -> dict:
+    labels = [label for label, _, _ in FIGURES]
+    lines = [
+        "# DPO against the number of pairs and their source",
+        "",
+        "| pairs from | pairs | DPO steps | " + " | ".join(labels) + " |",
+        "|---|---:|---:|" + "---:|" * len(labels),
+    ]
+    for r in rows:
+        cells = ["–" if get(r["model"], p) is None else f"{get(r['model'], p):.{d}f}" for _, p, d in FIGURES]
+        lines.append(f"| {r['source']} | {r['pairs']} | {r.get('steps', '')} | " + " | ".join(cells) + " |")
+    write_text(out / "sweep.md", "\n".join(lines) + "\n")
+    write_json(out / "sweep.json", {"rows": rows})
+    return {"rows": rows, "table": "\n".join(lines), "report": str(out / "sweep.md")}

@@ -1,0 +1,127 @@
+"""Ray Data's GPU pools get the lost-node guarantee too (faults.pool_fault_args),
+checked with a stand-in stage on real Ray Data: an actor process that dies in the
+middle of a shard is restarted and the shard retried (every shard comes back
+once); a shard that raises an OS error on every try is dropped after max_tries
+and the stream goes on without it (the driver records it as failed)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from datagen.executors.faults import pool_fault_args
+
+pytestmark = pytest.mark.slow
+
+
+class DiesOnce:
+    """A stand-in stage: the first time it sees shard 2 its process exits, as when a
+    node is lost mid-shard (a flag file says it already died once)."""
+
+    def __init__(self, flag: str):
+        self.flag = Path(flag)
+
+    def __call__(self, batch: dict) -> dict:
+        for k in batch["shard"]:
+            if k == 2 and not self.flag.exists():
+                self.flag.write_text("died")
+                os._exit(1)
+        return {"shard": batch["shard"], "pid": [os.getpid()] * len(batch["shard"])}
+
+
+class DiskFull:
+    """A stand-in stage whose shard 1 always hits a full disk."""
+
+    def __call__(self, batch: dict) -> dict:
+        for k in batch["shard"]:
+            if k == 1:
+                raise OSError(28, "No space left on device")
+        return {"shard": batch["shard"], "pid": [os.getpid()] * len(batch["shard"])}
+
+
+def _pool(stage, args: tuple, max_tries: int) -> list[int]:
+    import ray
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    fault_args = pool_fault_args(ctx, max_tries)  # before the dataset: it copies the context
+    ds = ray.data.from_items([{"shard": k} for k in range(4)], override_num_blocks=4)
+    ds = ds.map_batches(
+        stage,
+        fn_constructor_args=args,
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=2),
+        num_cpus=1,
+        **fault_args,
+    )
+    return sorted(int(r["shard"]) for r in ds.iter_rows())
+
+
+@pytest.fixture
+def ray_local(ray_tmp):
+    import ray
+
+    from datagen.config import load_recipe
+    from datagen.executors.ray_exec import init_ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    init_ray(load_recipe(Path(__file__).parents[2] / "recipes" / "tiny.yaml"), 2)
+    saved = ray.data.DataContext.get_current().copy()
+    yield
+    ray.data.DataContext._set_current(saved)
+
+
+def test_a_pool_actor_lost_mid_shard_is_restarted_and_the_shard_retried(ray_local, tmp_path):
+    flag = tmp_path / "died"
+    assert _pool(DiesOnce, (str(flag),), max_tries=3) == [0, 1, 2, 3]
+    assert flag.exists()  # it did die once
+
+
+def test_a_shard_failing_every_try_is_dropped_and_the_rest_go_on(ray_local):
+    assert _pool(DiskFull, (), max_tries=2) == [0, 2, 3]
+
+
+class _Shard:
+    def __init__(self, index: int):
+        self.index = index
+
+
+class DiskFullActor:
+    """A stand-in for the plain-actor pool's stage group: shard 1 always hits a full disk."""
+
+    def run_shard(self, index: int) -> tuple[bytes, str]:
+        import json
+
+        if index == 1:
+            raise OSError(28, "No space left on device")
+        return b"", json.dumps({"index": index, "counters": {"kept": 1}, "timing": {}})
+
+
+class _NotDone:
+    def is_done(self, k: int) -> bool:
+        return False
+
+
+def test_plain_actors_retry_an_os_error_then_record_the_shard_and_go_on(ray_local):
+    import ray
+
+    from datagen.executors.faults import actor_retry_loop
+
+    cls = ray.remote(DiskFullActor).options(num_cpus=1, max_restarts=0)
+    failed: list[dict] = []
+    got = actor_retry_loop(
+        [_Shard(k) for k in range(4)],
+        cls.remote,
+        2,
+        lambda actor, state: actor.run_shard.remote(state.index),
+        _NotDone(),
+        2,
+        failed,
+        quiet=True,
+    )
+    assert sorted(r["index"] for r in got) == [0, 2, 3]
+    assert [(f["shard"], f["tries"]) for f in failed] == [(1, 2)]
+    assert "No space left on device" in failed[0]["reason"]

@@ -1,0 +1,2 @@
+def load_dotenv(*a, **k):
+    return None
