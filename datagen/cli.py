@@ -97,6 +97,80 @@ def run(
         _fail("some shards failed every try (recorded in stats.json); rerun the same command to retry them")
 
 
+@app.command(name="serve-llm")
+def serve_llm(
+    run_recipe: Path = typer.Option(None, "--run", help="Build this recipe against the server, then stop it"),
+    out: str = typer.Option(None, "--out", help="With --run: output folder"),
+    set_: list[str] = typer.Option([], "--set", help="With --run: override a recipe field (repeatable)"),
+    executor: str = typer.Option(None, "--executor", help="With --run: ray (default) or local"),
+    fresh: bool = typer.Option(False, "--fresh", help="With --run: discard earlier output and start over"),
+    model: Path = typer.Option(None, "--model", help="A GGUF file (default: SmolLM2-135M-Instruct)"),
+    port: int = typer.Option(0, "--port", help="Loopback port (default: a free one)"),
+    threads: int = typer.Option(None, "--threads", help="llama.cpp CPU threads (default: half the cores)"),
+    n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens"),
+) -> None:
+    """Start llama.cpp's OpenAI-compatible server on 127.0.0.1 (SmolLM2 by default).
+
+    Without --run it serves until Ctrl-C and prints the base_url and model name
+    for a recipe's llm.options. With --run RECIPE it builds that recipe with
+    llm.options.base_url and .model pointing at the server, then stops it."""
+    from datagen.backends.llm.local_server import LlamaCppServer, LLMServerError
+
+    try:
+        server = LlamaCppServer(model, n_ctx=n_ctx, threads=threads, port=port or None).start()
+    except LLMServerError as e:
+        _fail(str(e))
+    typer.echo(
+        f"llama.cpp server: base_url={server.base_url} model={server.alias} (log {server.log_path})", err=True
+    )
+    try:
+        if run_recipe is None:
+            import time
+
+            while True:
+                server.check()
+                time.sleep(1.0)
+        wired = [f"llm.options.base_url={server.base_url}", f"llm.options.model={server.alias}"]
+        stats = _run_or_fail(run_recipe, [*set_, *wired], out, executor, None, fresh, server)
+        typer.echo(_kept_line(stats))
+    except LLMServerError as e:
+        _fail(f"{e}\nFinished shards are kept: rerun the same command to resume.")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def _run_or_fail(recipe, overrides, out, executor, workers, fresh, server=None) -> dict:
+    """Build a corpus; any failure becomes one clear error line (the server's own, if it died)."""
+    try:
+        rec = load_recipe(recipe, overrides)
+        if executor and executor not in ("ray", "local"):
+            raise RecipeError(f"--executor must be ray or local, got {executor!r}")
+        from datagen.executors.runner import run as run_recipe
+
+        return run_recipe(rec, out=out, executor=executor, workers=workers, fresh=fresh)
+    except (RecipeError, FileNotFoundError) as e:
+        _fail(str(e))
+    except Exception as e:  # a backend or worker failure: say what, and that resume is safe
+        if server is not None:
+            server.check()  # the server died: its exit code and log say more than a refused connection
+        if os.environ.get("DATAGEN_DEBUG"):
+            raise
+        last = [line for line in str(e).splitlines() if line.strip()][-1:] or [""]
+        _fail(
+            f"{type(e).__name__}: {last[0]}\nFinished shards are kept: rerun the same command to resume "
+            "(DATAGEN_DEBUG=1 shows the full traceback)."
+        )
+
+
+def _kept_line(stats: dict) -> str:
+    return (
+        f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
+        f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"
+    )
+
+
 @app.command()
 def inspect(out: str = typer.Argument(..., help=CORPUS_HELP)) -> None:
     """Dialogues, hours, per-task and per-event counts, rejects by reason."""

@@ -55,6 +55,9 @@ class LLMConfig(Strict):
     backend: str = "scripted"
     options: dict[str, Any] = {}
     batch_size: int = Field(16, ge=1)
+    # Tries per request before its dialogue is rejected: a reply that does not parse or
+    # breaks a rule (length, spoken form) is asked again with a note on what was wrong.
+    attempts: int = Field(3, ge=1, le=10)
 
 
 class VoiceConfig(Strict):

@@ -50,6 +50,12 @@ def resolve_out(recipe: Recipe, out: str | None) -> Path | str:
 def fingerprint(recipe: Recipe) -> dict:
     data = recipe.model_dump(mode="json")
     data["executor"] = {"shard_size": recipe.executor.shard_size}
+    # Where the LLM server listens, and how patiently we talk to it, do not change the text:
+    # `datagen serve-llm` picks a new free port per run, and its rerun must still resume.
+    from datagen.backends.registry import llm_class
+
+    for key in getattr(llm_class(recipe.llm.backend), "transport_options", ()):
+        data["llm"]["options"].pop(key, None)
     return data
 
 

@@ -255,5 +255,8 @@ def format_summary(summary: CorpusSummary) -> str:
     lines += _table("events", events or [("(none)", 0)], ("event", "count")) + [""]
     rejects = list(summary.rejects.items())
     lines += _table("rejects by reason", rejects or [("(none)", 0)], ("reason", "count")) + [""]
+    from datagen.report.text_quality import format_text_quality
+
+    lines += format_text_quality(summary.stats)
     lines.append("inputs   " + accounting_line(summary))
     return "\n".join(lines)

@@ -98,6 +98,19 @@ def _rejects_section(s: CorpusSummary) -> str:
     return out + _table(["stage", "count"], [list(kv) for kv in s.rejects_by_stage.items()])
 
 
+def _text_quality_section(s: CorpusSummary) -> str:
+    from datagen.report.text_quality import text_quality_rows
+
+    rows = text_quality_rows(s.stats)
+    if not rows:
+        return ""
+    return (
+        "<h2 id='text'>Text quality</h2><p class='note'>How well the LLM followed the prompts "
+        "(stats.json counters of the text stage; raw slips are counted before normalisation).</p>"
+        + _table(["metric", "value"], [list(r) for r in rows])
+    )
+
+
 def _turntaking_section(s: CorpusSummary) -> str:
     """Per-minute and per-5-turn figures beside SALMONN-omni's and human references."""
     rows = []
@@ -260,6 +273,7 @@ def render_html(
         _tasks_section(summary),
         _img(tasks_png(summary), "dialogues and hours per task"),
         _rejects_section(summary),
+        _text_quality_section(summary),
         _turntaking_section(summary),
         _audio_section(summary, audio),
         "<h2 id='histograms'>Distributions</h2>",

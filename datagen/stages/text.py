@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datagen.backends.llm.base import LLMRequest, LLMUnavailable
-from datagen.backends.llm.prompts import make_request, parse_response
+from datagen.backends.llm.prompts import extract_json, make_request, parse_response
 from datagen.backends.registry import make_llm
 from datagen.records import CUE_KIND, Dialogue, DialoguePlan, Overlay, Turn
 from datagen.sources.phrases import load_phrases
 from datagen.stages.base import Stage, StageOutput
+from datagen.stages.text_quality import count_value, reason_of, retry_request
 from datagen.text.normalize import normalize_for_tts
 from datagen.timeline.rng import rng_for, uniform
 
@@ -45,9 +46,13 @@ class _Draft:
 
 
 def _stop_if_all_failed(backend: str, responses) -> None:
-    """Raise LLMUnavailable when a batch of two or more requests failed to the last one
-    (a single failure stays that dialogue's reject)."""
-    if len(responses) < 2 or any(r.ok for r in responses):
+    """Raise LLMUnavailable when a batch of two or more requests failed to the last one,
+    or a batch of one could not reach the server at all (a refused or dropped connection
+    after the backend's retries says nothing about the dialogue: rejecting it would make a
+    rerun skip it). Any other single failure stays that dialogue's reject."""
+    if not responses or any(r.ok for r in responses):
+        return
+    if len(responses) < 2 and not responses[0].error.startswith("connection:"):
         return
     reasons = list(dict.fromkeys(r.error.splitlines()[0][:200] for r in responses if r.error))[:2]
     raise LLMUnavailable(
@@ -85,29 +90,63 @@ class TextStage(Stage):
                 reqs.append((d, *made))
         return reqs
 
-    def _absorb(self, reqs: list[tuple[_Draft, LLMRequest, Any]], responses, out: StageOutput) -> None:
-        """Hand each parsed response back to its draft's callback, or mark the draft failed."""
-        for (d, req, on_value), resp in zip(reqs, responses, strict=True):
-            out.counters["llm_requests"] += 1
-            out.counters["llm_prompt_tokens"] += resp.prompt_tokens
-            out.counters["llm_completion_tokens"] += resp.completion_tokens
-            if not resp.ok:
-                d.error = ("llm_failed", f"{req.kind}: {resp.error}", resp.text[:2000])
-                continue
-            value, err = parse_response(req.kind, resp.text, req.context)
-            if err:
-                d.error = (f"llm_{err}", req.kind, resp.text[:2000])
-            else:
-                on_value(value)
+    def _take(self, out: StageOutput, req: LLMRequest, resp, on_value) -> tuple[str, str] | None:
+        """Parse one response and hand its value on; (reason, detail) when it cannot be used."""
+        out.counters["llm_attempts"] += 1
+        out.counters["llm_prompt_tokens"] += resp.prompt_tokens
+        out.counters["llm_completion_tokens"] += resp.completion_tokens
+        if req.json_schema is not None:  # the JSON kinds; answers are asked as plain text
+            out.counters["llm_json_requests"] += 1
+            # How the schema was asked for: a server's dialect (openai_http), else in-engine.
+            out.counters[f"llm_dialect_{getattr(self.llm, 'dialect', 'engine')}"] += 1
+            out.counters["llm_json_ok"] += bool(resp.ok and extract_json(resp.text or "") is not None)
+        if not resp.ok:
+            return reason_of(resp.error), f"{req.kind}: {resp.error}"
+        value, err = parse_response(req.kind, resp.text, req.context)
+        if err:
+            return err, req.kind
+        count_value(out.counters, req, resp.text, value)
+        on_value(value)
+        return None
+
+    def _round(self, items: list[tuple[StageOutput, _Draft, LLMRequest, Any]], chunk: int) -> None:
+        """One round of requests, each failed one re-asked up to `llm.attempts` times in all.
+
+        A retry carries a new seed and a note of what was wrong (text_quality.retry_request);
+        the last failure rejects the dialogue with its reason and the raw text."""
+        attempts = self.recipe.llm.attempts
+        todo = [(item, "") for item in items]
+        for attempt in range(attempts):
+            if not todo:
+                return
+            reqs = [retry_request(item[2], attempt, why) for item, why in todo]
+            again = []
+            for i in range(0, len(todo), chunk):
+                responses = self.llm.generate(reqs[i : i + chunk])
+                _stop_if_all_failed(self.recipe.llm.backend, responses)
+                sent = zip(todo[i : i + chunk], reqs[i : i + chunk], responses, strict=True)
+                for (item, _), req, resp in sent:
+                    out, d, _, on_value = item
+                    if attempt == 0:
+                        out.counters["llm_requests"] += 1
+                    failed = self._take(out, req, resp, on_value)
+                    if failed is None:
+                        continue
+                    reason, detail = failed
+                    out.counters[f"llm_fail_{reason}"] += 1
+                    if attempt + 1 < attempts:
+                        out.counters["llm_retries"] += 1
+                        again.append((item, reason))
+                    elif reason in ("failed", "cut_off"):
+                        d.error = ("llm_failed", detail, (resp.text or "")[:2000])
+                    else:
+                        d.error = (f"llm_{reason}", req.kind, (resp.text or "")[:2000])
+            todo = again
 
     def _ask(self, drafts: list[_Draft], build, out: StageOutput) -> None:
         """Send one round of requests, `llm.batch_size` per generate call."""
-        reqs = self._requests(drafts, build)
-        for i in range(0, len(reqs), self.recipe.llm.batch_size):
-            chunk = reqs[i : i + self.recipe.llm.batch_size]
-            responses = self.llm.generate([r for _, r, _ in chunk])
-            _stop_if_all_failed(self.recipe.llm.backend, responses)
-            self._absorb(chunk, responses, out)
+        items = [(out, *r) for r in self._requests(drafts, build)]
+        self._round(items, self.recipe.llm.batch_size)
 
     def _rounds(self):
         return (self._first_request, self._second_request, self._third_request)
@@ -120,23 +159,16 @@ class TextStage(Stage):
         return self._close(drafts, out)
 
     def process_many(self, batches: list[list[DialoguePlan]]) -> list[StageOutput]:
-        """`process` for several shards at once, with ONE generate call per round for all
-        of them (however many requests): Ray Data LLM runs each call as one batch job
-        whose engines start once (datagen/executors/llm_phase.py), so a round per shard
-        would restart them per shard. The dialogues come out as `process` makes them."""
+        """`process` for several shards at once, with ONE generate call per round (and per
+        retry) for all of them: Ray Data LLM runs each call as one batch job whose engines
+        start once (datagen/executors/llm_phase.py), so a round per shard would restart
+        them per shard. The dialogues come out as `process` makes them."""
         outs = [StageOutput() for _ in batches]
         drafts = [[_Draft(p) for p in b] for b in batches]
         for build in self._rounds():
-            reqs = [(k, item) for k, ds in enumerate(drafts) for item in self._requests(ds, build)]
-            if not reqs:
-                continue
-            responses = self.llm.generate([item[1] for _, item in reqs])
-            _stop_if_all_failed(self.recipe.llm.backend, responses)
-            by_shard: dict[int, list[int]] = {}
-            for i, (k, _) in enumerate(reqs):
-                by_shard.setdefault(k, []).append(i)
-            for k, mine in by_shard.items():
-                self._absorb([reqs[i][1] for i in mine], [responses[i] for i in mine], outs[k])
+            items = [(outs[k], *r) for k, ds in enumerate(drafts) for r in self._requests(ds, build)]
+            if items:
+                self._round(items, len(items))
         return [self._close(ds, out) for ds, out in zip(drafts, outs, strict=True)]
 
     def _close(self, drafts: list[_Draft], out: StageOutput) -> StageOutput:

@@ -11,6 +11,7 @@ from datagen.backends.llm.prompts import (
     ERRORS,
     KINDS,
     LENGTH_WORDS,
+    PLAIN_TEXT_KINDS,
     SCHEMAS,
     SYSTEM_PROMPT,
     build_messages,
@@ -63,7 +64,10 @@ def test_messages_are_system_then_user_and_carry_the_context(kind):
     assert [m["role"] for m in msgs] == ["system", "user"]
     assert msgs[0]["content"] == SYSTEM_PROMPT
     user = msgs[1]["content"]
-    assert "JSON" in user and all(f'"{field}"' in user for field in SCHEMAS[kind]["properties"])
+    if kind in PLAIN_TEXT_KINDS:  # one spoken string: asked as plain text, no schema sent
+        assert "JSON" not in user and make_request("x", kind, CONTEXTS[kind], 0).json_schema is None
+    else:
+        assert "JSON" in user and all(f'"{field}"' in user for field in SCHEMAS[kind]["properties"])
     for value in CONTEXTS[kind].values():
         if isinstance(value, str) and kind != "distractor" and value not in ("long", "short"):
             assert value in user
@@ -93,7 +97,11 @@ def test_dialogue_prompt_lists_questions_in_order_and_turn_count():
 def test_make_request_and_unknown_kind():
     req = make_request("id-1", "dialogue", CONTEXTS["dialogue"], seed=9)
     assert (req.id, req.kind, req.seed) == ("id-1", "dialogue", 9)
-    assert req.json_schema == SCHEMAS["dialogue"] and req.max_tokens == DEFAULT_MAX_TOKENS["dialogue"]
+    turns = req.json_schema["properties"]["turns"]  # the count is pinned: 3 rounds, 6 turns
+    assert (turns["minItems"], turns["maxItems"]) == (6, 6) and turns["items"] == SCHEMAS["dialogue"][
+        "properties"
+    ]["turns"]["items"]
+    assert req.max_tokens == DEFAULT_MAX_TOKENS["dialogue"]
     assert req.messages == build_messages("dialogue", CONTEXTS["dialogue"])
     assert make_request("x", "distractor", {}, seed=0, max_tokens=5).max_tokens == 5
     with pytest.raises(ValueError, match="unknown request kind"):
@@ -254,7 +262,30 @@ def test_every_error_name_is_documented():
         "bad_speaker_labels",
         "wrong_turn_count",
         "too_long",
+        "too_short",
+        "not_spoken",
+        "unrelated",
     }
+
+
+def test_rules_a_small_model_breaks_are_refused_with_their_reason():
+    """What SmolLM2 did in practice (docs/llm_text.md): the bare gold answer for a long
+    reply, a placeholder copied from the prompt, a related question that repeats the
+    first one, a one-sentence 'long' turn, symbols no TTS engine says."""
+    bare = json.dumps({"answer": "Cyrillic"})
+    assert parse_response("qa_answer", bare, {"length": "long"}) == (None, "too_short")
+    assert parse_response("qa_answer", bare, {}) == ("Cyrillic", "")  # no length asked: no floor
+    placeholder = _dialogue(("A", "..."), ("B", "..."))
+    assert parse_response("dialogue", placeholder, {"rounds": 1}) == (None, "empty")
+    ctx = {"question": "Which alphabet is used to write Russian?", "answer_so_far": "Cyrillic, which came"}
+    repeat = json.dumps({"question": "What alphabet is used to write Russian?"})
+    assert parse_response("related_question", repeat, ctx) == (None, "unrelated")
+    about = json.dumps({"question": "Wait, where did Cyrillic come from?"})
+    assert parse_response("related_question", about, ctx)[1] == ""
+    one = json.dumps({"text": "I wonder what the capital of Peru is?"})
+    assert parse_response("long_user_turn", one, {}) == (None, "too_short")
+    symbols = json.dumps({"answer": "Water is H2O & salt is NaCl, in short."})
+    assert parse_response("qa_answer", symbols, {}) == (None, "not_spoken")
 
 
 def test_long_user_turn_prompt_asks_for_context_then_the_question():

@@ -43,7 +43,9 @@ def test_text_phase_is_one_ray_data_job_per_round_and_a_resume_does_not_ask_agai
 
     model, log = tmp_path / "model", tmp_path / "fake_vllm.jsonl"
     tiny_chat_model(model)
-    recipe = _recipe(model, log)
+    # One try per request: the stand-in echoes a few words, which the parser refuses as too
+    # short, and every retry round is one more Ray Data job (with its own engines).
+    recipe = _recipe(model, log, "llm.attempts=1")
     assert [lo for lo, *_ in stage_groups(recipe)] == [1]  # no actor pool for the text stage
     paths = RunPaths(tmp_path / "o")
     plans, _ = prepare(recipe, paths)
@@ -52,7 +54,7 @@ def test_text_phase_is_one_ray_data_job_per_round_and_a_resume_does_not_ask_agai
     assert len(_events(log, "engine")) == 1  # one engine for 3 shards, not one per shard
     assert len(_events(log, "generate")) == 6
     assert len(list((paths.work / "text").glob("*.pkl"))) == 3
-    assert sum(len(s.items) for s in first) >= 1, [r.reason for s in first for r in s.rejects]
+    assert sum(len(s.items) + len(s.rejects) for s in first) == 6  # every dialogue accounted for
 
     stats = run(recipe, out=str(paths.out), executor="ray", quiet=True)
     assert len(_events(log, "generate")) == 6  # nothing asked again: the text came from _work/text

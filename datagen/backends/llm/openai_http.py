@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from datagen.backends.llm.base import BackendOptions, LLMBackend, LLMRequest, LLMResponse
+from datagen.backends.llm.dialects import probe_dialect, response_format
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,10 @@ class OpenAIHTTPOptions(BackendOptions):
     backoff_s: float = Field(1.0, ge=0)
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(0.95, gt=0, le=1)
-    structured_output: Literal["json_schema", "none"] = "json_schema"
+    # How to ask for JSON: "auto" probes the server once (see `dialects.probe_dialect`);
+    # "json_schema" (vLLM, SGLang, OpenAI), "json_object" (llama.cpp: the schema rides in
+    # response_format.schema) or "none" (parse, validate and retry only) skip the probe.
+    structured_output: Literal["auto", "json_schema", "json_object", "none"] = "auto"
     # Longest wait a server's Retry-After may impose before a retry; a misconfigured
     # proxy asking for an hour must not stall a worker for an hour.
     retry_after_max_s: float = Field(60.0, ge=0)
@@ -66,6 +70,16 @@ class OpenAIHTTPLLM(LLMBackend):
     name = "openai_http"
     extra = "http"
     Options = OpenAIHTTPOptions
+    # Options that say how to reach the server, not what it writes: left out of the run's
+    # fingerprint (runner.fingerprint), so a server on another port resumes the same corpus.
+    transport_options = (
+        "base_url",
+        "concurrency",
+        "timeout_s",
+        "max_retries",
+        "backoff_s",
+        "retry_after_max_s",
+    )
 
     def __init__(self, options: OpenAIHTTPOptions | None = None):
         super().__init__(options)
@@ -111,6 +125,8 @@ class OpenAIHTTPLLM(LLMBackend):
     def generate(self, requests: list[LLMRequest]) -> list[LLMResponse]:
         if not requests:
             return []
+        if any(r.json_schema is not None for r in requests):
+            _ = self.dialect  # probe once, before the threads start, so they do not race to it
         workers = min(self.options.concurrency, len(requests))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openai_http") as pool:
             return list(pool.map(self._safe_one, requests))  # map keeps request order
@@ -132,12 +148,26 @@ class OpenAIHTTPLLM(LLMBackend):
             "top_p": o.top_p,
             "seed": req.seed,
         }
-        if with_schema and req.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": req.kind or "output", "schema": req.json_schema, "strict": True},
-            }
+        if with_schema and req.json_schema is not None and self.dialect != "none":
+            body["response_format"] = response_format(self.dialect, req.kind, req.json_schema)
         return body
+
+    def preflight(self) -> None:
+        """Probe the structured-output dialect in the driver, so the run's own log says it
+        (Ray workers' logs stay in the workers); an unreachable server is not an error here."""
+        if self.options.structured_output == "auto":
+            _ = self.dialect
+
+    @property
+    def dialect(self) -> str:
+        """The structured-output dialect in use: the option, or what the probe found."""
+        o = self.options
+        if o.structured_output != "auto":
+            return o.structured_output
+        return probe_dialect(self._http(), o.base_url, o.model, self._key()) or "none"
+
+    def _key(self) -> str:
+        return os.environ.get(self.options.api_key_env, "")
 
     def _one(self, req: LLMRequest, key: str) -> LLMResponse:
         """Send one request, retrying what a retry can fix.
@@ -157,7 +187,7 @@ class OpenAIHTTPLLM(LLMBackend):
         o = self.options
         url = o.base_url.rstrip("/") + "/chat/completions"
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        use_schema = o.structured_output == "json_schema"
+        use_schema = self.dialect != "none"
         schema_note = ""  # why the schema was dropped, kept for the final error
         jitter = random.Random(f"{req.id}:{req.seed}")  # private RNG: no shared global state across threads
         last_error, last_body, tries = "", "", 0

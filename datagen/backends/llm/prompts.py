@@ -37,6 +37,12 @@ _MAX_SHORT_UTTERANCE = 40  # related questions, distractors
 _MAX_DIALOGUE_TURN = 120
 _MAX_LONG_TURN = 90  # a long user turn: 2-4 sentences of context and the question
 
+# Below these an output is "too_short": an answer under half its asked-for minimum leaves
+# no room for a barge-in or backchannel to land inside it (a small model's favourite reply
+# is the bare gold answer), and a long user turn needs 2+ sentences to hold the assistant's cues.
+_SHORT_FRACTION = 1 / 3
+_MIN_LONG_TURN_SENTENCES = 3  # context sentences and the question: cues go between them
+
 ERRORS: tuple[str, ...] = (
     "empty",
     "not_json",
@@ -44,6 +50,9 @@ ERRORS: tuple[str, ...] = (
     "bad_speaker_labels",
     "wrong_turn_count",
     "too_long",
+    "too_short",
+    "not_spoken",
+    "unrelated",
 )
 
 
@@ -95,6 +104,11 @@ _FIELD: dict[str, str] = {
 }
 # Kinds where a model that ignored the JSON request still gave usable prose.
 _PROSE_OK = frozenset({"qa_answer", "followup_answer"})
+# Kinds asked for as plain text, no JSON and no schema: their whole value is one spoken
+# string, so JSON adds nothing, and held to a JSON grammar a small model answers with the
+# bare gold answer ("The Nile" when asked for 70 to 130 words; docs/llm_text.md measures it).
+# The parser still takes JSON for them, which is what the scripted stand-in returns.
+PLAIN_TEXT_KINDS = _PROSE_OK
 
 # Generous defaults: a long answer is ~130 words ≈ 180 tokens plus JSON
 # quoting; a five-round dialogue needs more room.
@@ -113,12 +127,20 @@ SYSTEM_PROMPT = (
     "plain sentences, never more than three hundred tokens. Write everything in spoken form: "
     "spell out numbers, dates, units and symbols as words (nineteen sixty-nine, twenty percent). "
     "No lists, headings, emojis, stage directions or markup such as *x*, [x] or (x). "
-    "Reply with only the JSON object you are asked for."
+    "When asked for JSON, reply with only that JSON object."
 )
 
 
 def _length(context: dict[str, Any], default: str) -> tuple[int, int]:
     return LENGTH_WORDS.get(str(context.get("length") or default), LENGTH_WORDS[default])
+
+
+_SAY_ONLY = "Reply with only the words the assistant says out loud, nothing else."
+
+
+def _sentences(lo: int, hi: int) -> str:
+    """A word range as a sentence count too: small models keep to sentences far better than to words."""
+    return f"{max(1, round(lo / 14))} to {max(2, round(hi / 14))} full sentences"
 
 
 def _qa_prompt(c: dict[str, Any]) -> str:
@@ -127,12 +149,14 @@ def _qa_prompt(c: dict[str, Any]) -> str:
     lines = [f"Topic: {c.get('topic') or 'general knowledge'}", f"Question: {c['question']}"]
     if gold:
         lines.append(f"Correct answer: {gold}. Build your reply around it and do not contradict it.")
-    lines.append(f"Answer the question conversationally in {lo} to {hi} words.")
+    lines.append(
+        f"Answer the question conversationally in {lo} to {hi} words, that is {_sentences(lo, hi)}: "
+        "first the answer in a sentence of its own, then why it is so or an interesting detail, "
+        "in your own words. Never reply with the bare answer alone."
+    )
     if lo >= LENGTH_WORDS["long"][0]:
-        lines.append(
-            "Give the answer first, then keep talking with a little background so it fills the length."
-        )
-    lines.append('Return JSON: {"answer": "..."}')
+        lines.append("Keep talking with a little background until the reply fills the length.")
+    lines.append(_SAY_ONLY)
     return "\n".join(lines)
 
 
@@ -142,7 +166,7 @@ def _dialogue_prompt(c: dict[str, Any]) -> str:
     lines = [
         f"Write a spoken conversation about {c.get('topic') or 'everyday knowledge'} between A, a user, "
         f"and B, a voice assistant. Exactly {rounds} rounds: A speaks, then B replies, so {2 * rounds} turns "
-        "alternating A, B, A, B and starting with A.",
+        "alternating A, B, A, B and starting with A. Every turn is real words, never a placeholder.",
         "A asks these questions in this order; after the first, A may rephrase a question so it refers "
         "back to what was already said:",
     ]
@@ -152,7 +176,10 @@ def _dialogue_prompt(c: dict[str, Any]) -> str:
     if len(qs) < rounds:
         lines.append("For the remaining rounds A asks natural follow-up questions on the same topic.")
     lines.append("Keep turns short: A says one sentence, B answers in one to three sentences.")
-    lines.append('Return JSON: {"turns": [{"speaker": "A", "text": "..."}, {"speaker": "B", "text": "..."}]}')
+    lines.append(
+        'Return JSON with one key, "turns": a list of objects, each with "speaker" ("A" or "B") '
+        'and "text" (what that person says).'
+    )
     return "\n".join(lines)
 
 
@@ -162,9 +189,10 @@ def _related_prompt(c: dict[str, Any]) -> str:
         f'The user asked: "{c["question"]}"\n'
         f'The assistant had said this much when the user cut in: "{c.get("answer_so_far", "")}"\n'
         "Write the one short spoken question, under fifteen words, that the user interrupts with. "
-        "It must be strongly related to what the assistant just said, for example asking about a word, "
-        "name or claim in its last sentence.\n"
-        'Return JSON: {"question": "..."}'
+        "It must be strongly related to what the assistant just said: take a word, name or claim from "
+        "the assistant's words above and ask about it, using that word. Do not repeat the user's "
+        "first question.\n"
+        'Return JSON with one key, "question", whose value is that question.'
     )
 
 
@@ -175,8 +203,8 @@ def _followup_prompt(c: dict[str, Any]) -> str:
         f'Earlier the user asked: "{c.get("previous_question", "")}"\n'
         f'The assistant began answering: "{c.get("previous_answer", "")}"\n'
         f'The user cut in and asked: "{c["question"]}"\n'
-        f"As the assistant, answer the new question conversationally in {lo} to {hi} words.\n"
-        'Return JSON: {"answer": "..."}'
+        f"As the assistant, answer the new question conversationally in {lo} to {hi} words, "
+        f"that is {_sentences(lo, hi)}.\n" + _SAY_ONLY
     )
 
 
@@ -187,7 +215,7 @@ def _distractor_prompt(c: dict[str, Any]) -> str:
         "remark or question, under fifteen words, to another person, not to the assistant. It has nothing "
         f"to do with {topic}: anything from everyday life, such as food, chores, pets, weather, "
         "plans, work, the TV or something lost.\n"
-        'Return JSON: {"text": "..."}'
+        'Return JSON with one key, "text", whose value is the remark.'
     )
 
 
@@ -203,7 +231,7 @@ def _long_turn_prompt(c: dict[str, Any]) -> str:
     ]
     if gold:
         lines.append(f"Do not give away the answer ({gold}).")
-    lines.append('Return JSON: {"text": "..."}')
+    lines.append('Return JSON with one key, "text", whose value is everything the user says.')
     return "\n".join(lines)
 
 
@@ -227,6 +255,17 @@ def build_messages(kind: str, context: dict[str, Any]) -> tuple[dict[str, str], 
     )
 
 
+def request_schema(kind: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The kind's schema, with a dialogue's turn count pinned when its rounds are known:
+    a server that holds schemas then cannot return the wrong number of turns."""
+    schema = SCHEMAS[kind]
+    if kind == "dialogue" and context.get("rounds"):
+        n = 2 * int(context["rounds"])
+        turns = {**schema["properties"]["turns"], "minItems": n, "maxItems": n}
+        schema = {**schema, "properties": {"turns": turns}}
+    return schema
+
+
 def make_request(
     id: str, kind: str, context: dict[str, Any], seed: int, max_tokens: int | None = None
 ) -> LLMRequest:
@@ -236,7 +275,7 @@ def make_request(
         kind=kind,
         messages=build_messages(kind, context),
         context=dict(context),
-        json_schema=SCHEMAS[kind],
+        json_schema=None if kind in PLAIN_TEXT_KINDS else request_schema(kind, context),
         seed=seed,
         max_tokens=max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS[kind],
     )
@@ -247,7 +286,7 @@ def make_request(
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
 
-def _extract_json(text: str) -> Any:
+def extract_json(text: str) -> Any:
     """The first JSON object in `text`, tolerating fences and prose around it.
 
     Models often wrap JSON in ```json fences or say "Sure! Here it is:" first;
@@ -276,6 +315,34 @@ def _looks_like_prose(text: str) -> bool:
 
 
 _LABEL = re.compile(r"^\s*(?:answer|question|text|assistant|b)\s*:\s*", re.I)
+
+
+# What may be left once `_clean` has normalised a text: letters, spaces and the punctuation a
+# TTS engine reads as prosody. Anything else (a digit it could not spell, &, @, /, =) is not spoken form.
+_UNSPOKEN = re.compile(r"[^\w\s.,?!'\"\-;:\u2019\u2018\u201c\u201d\u2014\u2013\u2026]|[\d_]")
+
+
+def _problem(kind: str, value: str, context: dict[str, Any]) -> str:
+    """Why a cleaned value cannot be used ("" when it can)."""
+    if not any(ch.isalpha() for ch in value):
+        return "empty"  # "...", "-": a placeholder copied from the prompt's example
+    if _UNSPOKEN.search(value):
+        return "not_spoken"
+    n = len(value.split())
+    if n > _max_words(kind, context):
+        return "too_long"
+    if kind in ("qa_answer", "followup_answer") and context.get("length"):  # only a length asked for
+        lo = _length(context, "medium" if kind == "qa_answer" else "short")[0]
+        if n < lo * _SHORT_FRACTION:  # e.g. under 12 words when 35 to 70 were asked for
+            return "too_short"
+    if kind == "long_user_turn" and len(re.findall(r"[.!?](?:\s|$)", value)) < _MIN_LONG_TURN_SENTENCES:
+        return "too_short"
+    if kind == "related_question" and context.get("answer_so_far"):
+        from datagen.text.overlap import overlap
+
+        if overlap(value, str(context["answer_so_far"])) == 0:
+            return "unrelated"
+    return ""
 
 
 def _clean(text: str) -> str:
@@ -313,8 +380,10 @@ def _parse_dialogue(obj: dict[str, Any], context: dict[str, Any]) -> tuple[Any, 
         if spk not in _SPEAKER_ROLE:
             return None, "bad_speaker_labels"
         text = _clean(t["text"])
-        if not text:
+        if not any(ch.isalpha() for ch in text):
             return None, "empty"
+        if _UNSPOKEN.search(text):
+            return None, "not_spoken"
         # One speaker split over two entries is still one turn once spoken.
         if merged and merged[-1][0] == spk:
             merged[-1][1] += " " + text
@@ -345,7 +414,7 @@ def parse_response(kind: str, text: str | None, context: dict[str, Any]) -> tupl
     raw = (text or "").strip()
     if not raw:
         return None, "empty"
-    obj = _extract_json(raw)
+    obj = extract_json(raw)
     if obj is None:
         if kind in _PROSE_OK and _looks_like_prose(raw):
             value = _clean(raw)
@@ -360,6 +429,5 @@ def parse_response(kind: str, text: str | None, context: dict[str, Any]) -> tupl
         value = _clean(field)
     if not value:
         return None, "empty"
-    if len(value.split()) > _max_words(kind, context):
-        return None, "too_long"
-    return value, ""
+    problem = _problem(kind, value, context)
+    return (None, problem) if problem else (value, "")

@@ -312,7 +312,8 @@ def _related(c: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     names: set[int] = set()
     for m in list(_WORD.finditer(said))[-20:]:
         before = said[: m.start()].rstrip()
-        if m.group(0)[:1].isupper() and before and before[-1] not in ".!?:":
+        pronoun = m.group(0) == "I" or m.group(0).startswith("I'")  # capitalised, but no name
+        if m.group(0)[:1].isupper() and not pronoun and before and before[-1] not in ".!?:":
             names.add(len(tokens))
         tokens.append(m.group(0).removesuffix("'s"))
     verbish = re.compile(r"(ing|ed|ly|s)$")
