@@ -61,40 +61,19 @@ def run(
 ) -> None:
     """Build a corpus from RECIPE. Rerun the same command to resume after a crash."""
     overrides = list(set_) + ([f"executor.address={address}"] if address else [])
+    if not dry_run:
+        if cluster:
+            _fail("--cluster sizes a --dry-run; a real run reads the cluster it joins")
+        _report_run(_run_or_fail(recipe, overrides, out, executor, workers, fresh))
+        return
     try:
         rec = load_recipe(recipe, overrides)
-        if cluster and not dry_run:
-            raise RecipeError("--cluster sizes a --dry-run; a real run reads the cluster it joins")
-        if executor and executor not in ("ray", "local"):
-            raise RecipeError(f"--executor must be ray or local, got {executor!r}")
-        if dry_run:
-            from datagen.executors.dryrun import describe
-            from datagen.executors.sizing import parse_cluster
+        from datagen.executors.dryrun import describe
+        from datagen.executors.sizing import parse_cluster
 
-            typer.echo(describe(rec, parse_cluster(cluster) if cluster else None))
-            return
-        from datagen.executors.runner import run as run_recipe
-
-        stats = run_recipe(rec, out=out, executor=executor, workers=workers, fresh=fresh)
+        typer.echo(describe(rec, parse_cluster(cluster) if cluster else None))
     except (RecipeError, FileNotFoundError) as e:
         _fail(str(e))
-    except Exception as e:  # a backend or worker failure: say what, and that resume is safe
-        if os.environ.get("DATAGEN_DEBUG"):
-            raise
-        last = [line for line in str(e).splitlines() if line.strip()][-1:] or [""]
-        _fail(
-            f"{type(e).__name__}: {last[0]}\nFinished shards are kept: rerun the same command to resume "
-            "(DATAGEN_DEBUG=1 shows the full traceback)."
-        )
-    typer.echo(
-        f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
-        f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"
-    )
-    if stats.get("failed_shards"):
-        for f in stats["failed_shards"]:
-            msg = f"shard {f['shard']:06d} failed {f['tries']} tries: {f['reason']}"
-            typer.secho(msg, fg="red", err=True)
-        _fail("some shards failed every try (recorded in stats.json); rerun the same command to retry them")
 
 
 @app.command(name="serve-llm")
@@ -131,8 +110,7 @@ def serve_llm(
                 server.check()
                 time.sleep(1.0)
         wired = [f"llm.options.base_url={server.base_url}", f"llm.options.model={server.alias}"]
-        stats = _run_or_fail(run_recipe, [*set_, *wired], out, executor, None, fresh, server)
-        typer.echo(_kept_line(stats))
+        _report_run(_run_or_fail(run_recipe, [*set_, *wired], out, executor, None, fresh, server))
     except LLMServerError as e:
         _fail(f"{e}\nFinished shards are kept: rerun the same command to resume.")
     except KeyboardInterrupt:
@@ -164,11 +142,17 @@ def _run_or_fail(recipe, overrides, out, executor, workers, fresh, server=None) 
         )
 
 
-def _kept_line(stats: dict) -> str:
-    return (
+def _report_run(stats: dict) -> None:
+    """The run's one-line summary; shards that failed every try are named and exit 2."""
+    typer.echo(
         f"{stats['kept']} dialogues ({stats['hours'] * 60:.1f} min), {stats['rejected']} rejected "
         f"of {stats['planned']} planned; {stats['questions_rejected']} input rows rejected"
     )
+    if stats.get("failed_shards"):
+        for f in stats["failed_shards"]:
+            msg = f"shard {f['shard']:06d} failed {f['tries']} tries: {f['reason']}"
+            typer.secho(msg, fg="red", err=True)
+        _fail("some shards failed every try (recorded in stats.json); rerun the same command to retry them")
 
 
 @app.command()

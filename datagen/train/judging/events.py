@@ -20,6 +20,7 @@ Event kinds:
 
 from __future__ import annotations
 
+from datagen.train.common.tracks import shift_blocks
 from datagen.train.training.answers import Answer, assistant_turns
 
 OVERLAYS = ("backchannel", "barge_in", "related_question", "distractor")
@@ -139,3 +140,20 @@ def gold_record(cut, answers: list[Answer], block_s: float) -> dict:
                 )
     events.sort(key=lambda ev: (ev["time"], ev["kind"]))
     return {"answers": ans_rows, "events": events}
+
+
+def log_record(cut, corpus, labels, answers: list[Answer]) -> dict:
+    """The gold part of an error-log line for one cut: who it is, its label track's shape and
+    shifts, and its answers and events. One place for every log writer (our streamed model's,
+    and any model's read back from audio), so their lines never drift apart."""
+    meta = cut.custom["label_meta"]
+    return {
+        "cut_id": cut.id,
+        "corpus": str(corpus),
+        "task": cut.custom.get("task", ""),
+        "block_s": meta["block_s"],
+        "num_blocks": len(labels),
+        "tokenizer": meta["tokenizer"],
+        "gold_shifts": shift_blocks(labels),
+        **gold_record(cut, answers, meta["block_s"]),
+    }

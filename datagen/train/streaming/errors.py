@@ -18,9 +18,8 @@ import numpy as np
 import torch
 
 from datagen.text.tokenizer import TEXT_OFFSET, get_tokenizer
-from datagen.train.common.tracks import shift_blocks
 from datagen.train.judging.errlog import make_line, write_log
-from datagen.train.judging.events import gold_record
+from datagen.train.judging.events import log_record
 from datagen.train.streaming.stream import Dialogue, decode
 from datagen.train.training import checkpoint as ckpt
 from datagen.train.training.answers import answers_of
@@ -47,18 +46,8 @@ def dialogues_of(corpus: str | Path, encode: Callable[[str], list[int]]) -> Iter
     for cut in open_corpora([corpus]):
         audio = cut.load_audio()
         labels = np.asarray(cut.load_labels())
-        meta = cut.custom["label_meta"]
         answers = answers_of(cut, audio, labels, encode)
-        record = {
-            "cut_id": cut.id,
-            "corpus": str(corpus),
-            "task": cut.custom.get("task", ""),
-            "block_s": meta["block_s"],
-            "num_blocks": len(labels),
-            "tokenizer": meta["tokenizer"],
-            "gold_shifts": shift_blocks(labels),
-            **gold_record(cut, answers, meta["block_s"]),
-        }
+        record = log_record(cut, corpus, labels, answers)
         yield Dialogue(cut.id, audio[0].astype(np.float32), len(labels), answers, cut.sampling_rate), record
 
 

@@ -40,9 +40,8 @@ import numpy as np
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
 from datagen.train.common.config import ScoreConfig
-from datagen.train.common.tracks import shift_blocks
 from datagen.train.judging.errlog import make_line, write_log
-from datagen.train.judging.events import gold_record
+from datagen.train.judging.events import log_record
 from datagen.train.training.answers import answers_of
 from datagen.train.training.data import open_corpora
 
@@ -206,16 +205,7 @@ def gold_of(cut, corpus: str) -> tuple[dict, dict]:
     labels = np.asarray(cut.load_labels())
     meta = cut.custom["label_meta"]
     answers = answers_of(cut, cut.load_audio(), labels, None)
-    record = {
-        "cut_id": cut.id,
-        "corpus": str(corpus),
-        "task": cut.custom.get("task", ""),
-        "block_s": meta["block_s"],
-        "num_blocks": len(labels),
-        "tokenizer": meta["tokenizer"],
-        "gold_shifts": shift_blocks(labels),
-        **gold_record(cut, answers, meta["block_s"]),
-    }
+    record = log_record(cut, corpus, labels, answers)
     return record, meta
 
 
