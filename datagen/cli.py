@@ -132,7 +132,7 @@ def _run_or_fail(recipe, overrides, out, executor, workers, fresh, server=None) 
         _fail(str(e))
     except Exception as e:  # a backend or worker failure: say what, and that resume is safe
         if server is not None:
-            server.check()  # the server died: its exit code and log say more than a refused connection
+            server.check(grace_s=2.0)  # a dead server: its exit code and log say more than the request
         if os.environ.get("DATAGEN_DEBUG"):
             raise
         last = [line for line in str(e).splitlines() if line.strip()][-1:] or [""]

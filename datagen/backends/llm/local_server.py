@@ -144,11 +144,16 @@ class LlamaCppServer:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def check(self) -> None:
-        """Raise LLMServerError if the server process has exited."""
+    def check(self, grace_s: float = 0.0) -> None:
+        """Raise LLMServerError if the server process has exited. `grace_s`: after a failed
+        request, wait that long for the exit, since a killed server's sockets close before
+        its exit status can be read."""
         if self.proc is None:
             raise LLMServerError("llama.cpp server was never started")
-        code = self.proc.poll()
+        try:
+            code = self.proc.wait(timeout=grace_s) if grace_s > 0 else self.proc.poll()
+        except subprocess.TimeoutExpired:
+            code = None
         if code is not None:
             raise LLMServerError(
                 f"the llama.cpp server (pid {self.proc.pid}, {self.base_url}) exited with code {code}; "
