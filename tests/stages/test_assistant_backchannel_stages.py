@@ -96,7 +96,7 @@ def test_a_long_turn_with_one_sentence_is_rejected_with_a_reason():
     stage._llm = OneSentence()
     plan = DialoguePlan("d0", CUE_KIND, (Question("q", "What is the capital of France?", "Paris"),), 1)
     out = stage.process([plan])
-    # Too few sentences for a dip is a failed reply (prompts._problem): asked again, then
+    # Too few sentences for a dip is a failed reply (parse._problem): asked again, then
     # rejected with its reason, never a corpus with a turn that has nowhere to cue.
     assert not out.items and out.rejects[0].reason == "llm_too_short"
     assert out.rejects[0].detail == "long_user_turn"
