@@ -133,9 +133,9 @@ def _bundled_text() -> list[str]:
         for entries in banks.values():
             for e in entries or []:
                 texts.append(e["text"] if isinstance(e, dict) else str(e))
-    from datagen.backends.llm import scripted
+    from datagen.backends.llm import scripted_phrases
 
-    for value in vars(scripted).values():  # the scripted backend's template phrases
+    for value in vars(scripted_phrases).values():  # the scripted backend's template phrases
         if isinstance(value, (tuple, frozenset)) and value and all(isinstance(v, str) for v in value):
             texts += list(value)
     return texts
