@@ -20,11 +20,7 @@ Why it looks the way it does:
   `Qwen2LM` the way upstream's own `load` does, and requests pass
   `text_frontend=False` (upstream's switch to skip normalisation) when the
   frontend has no normaliser; our texts are already plain written English.
-* **Two prompt APIs.** Before 2025-12-08 `inference_zero_shot` took a
-  16 kHz tensor (`prompt_speech_16k`); since, a file path (`prompt_wav`).
-  `prompt_api="auto"` reads the parameter name; LibriHeavy prompts are
-  slices of chapter-long FLACs, so for the path API each slice is written
-  once as a 16 kHz WAV (`materialize_prompt`).
+* **Two prompt APIs, bad prompts as data errors**: `cosyvoice2_prompts`.
 * **Speaker cache.** `add_zero_shot_spk` extracts a prompt's tokens and
   embedding once per speaker into the frontend's `spk2info`; later requests
   reuse them by `zero_shot_spk_id`. The cache is an LRU of
@@ -42,16 +38,11 @@ Why it looks the way it does:
   `gpu_memory_utilization=0.2`; `vllm_gpu_memory_utilization` replaces it
   (`vllm_memory_share`), and the options refuse shares that, times the
   actors per GPU, exceed 0.9.
-* **Bad prompts are data errors, not crashes.** A missing or over-30 s
-  prompt becomes `TTSResult(error="bad_prompt: ...")` before the model is
-  touched, so the stage can retry with another speaker.
 * **Same bytes anywhere.** Upstream's matmuls give other bits with another
   CPU thread count (and so other sampled speech tokens), and a Ray actor runs
   with OMP_NUM_THREADS=1 where a local run has every core: `threads` (1)
   fixes torch's count at load, so a shard is the same bytes on either.
-* **Timings are estimates.** CosyVoice returns no alignment: word times are
-  spread over the trimmed speech in proportion to characters
-  (`timing_source="estimate"`); run QC's ASR pass when that matters.
+* **Timings are estimates**: `cosyvoice2_timing`.
 * **Scaling.** One call synthesizes one text (batch size 1), so throughput
   comes from many workers: in the Ray executor this backend runs as an actor
   pool with fractional GPUs, `resources_gpus` = `gpus_per_worker` (0.25 =
@@ -62,20 +53,17 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import sys
 import tempfile
 from collections import OrderedDict
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from datagen.backends.base import BackendOptions
 from datagen.backends.tts.base import Speaker, TTSBackend, TTSRequest, TTSResult
-from datagen.backends.tts.cosyvoice2_load import (  # noqa: F401  (LOCK_NAME: re-exported)
+from datagen.backends.tts.cosyvoice2_load import (
     LOCK_NAME,
     VLLM_GPU_BUDGET,
     actors_per_gpu,
@@ -84,120 +72,29 @@ from datagen.backends.tts.cosyvoice2_load import (  # noqa: F401  (LOCK_NAME: re
     restore_llm,
     vllm_memory_share,
 )
-from datagen.records import Word
+from datagen.backends.tts.cosyvoice2_options import CosyVoice2Options
+from datagen.backends.tts.cosyvoice2_prompts import MAX_PROMPT_S, check_prompt, detect_prompt_api
+from datagen.backends.tts.cosyvoice2_timing import estimate_words, speech_bounds
+
+# The backend and, handed on from the part modules, the names tests and the bench import from here.
+__all__ = [
+    "LOCK_NAME",
+    "MAX_PROMPT_S",
+    "VLLM_GPU_BUDGET",
+    "CosyVoice2Options",
+    "CosyVoice2TTS",
+    "actors_per_gpu",
+    "check_prompt",
+    "detect_prompt_api",
+    "estimate_words",
+    "set_seed",
+    "speech_bounds",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_S = 30.0  # CosyVoice's own limit on prompt audio
 # upstream FunAudioLLM/CosyVoice commit that added CosyVoice2.add_zero_shot_spk (first tag with it: v2.0)
 ZERO_SHOT_SPK_COMMIT = "9fea0f0 (2025-04-15)"
-
-
-class CosyVoice2Options(BackendOptions):
-    repo_path: str | None = None  # CosyVoice git checkout (with third_party/Matcha-TTS); unset: the extra
-    model_dir: str | None = None  # local CosyVoice2-0.5B folder (cosyvoice2.yaml, llm.pt, ...)
-    fp16: bool = False
-    load_jit: bool = False
-    load_trt: bool = False
-    load_vllm: bool = False  # CosyVoice's vLLM LLM path (needs vllm in the CosyVoice env)
-    # share of the GPU each actor's vLLM engine reserves (upstream hard-codes 0.2); only with load_vllm
-    vllm_gpu_memory_utilization: float = Field(0.2, gt=0, le=VLLM_GPU_BUDGET)
-    prompt_api: Literal["auto", "tensor", "path"] = "auto"
-    # torch's CPU threads in this process (torch.set_num_threads at load): float reductions
-    # depend on the thread count, so a fixed count gives the same bytes in a 1-CPU Ray actor
-    # and in a local run; None leaves torch's own choice
-    threads: int | None = Field(1, ge=1)
-    speed: float = Field(1.0, gt=0.25, le=4.0)
-    gpus_per_worker: float = Field(0.25, ge=0, le=8)  # 0: CPU actors (tests, the random-weight recipe)
-    prompt_cache_dir: str | None = None  # where sliced prompts go (default: a temp folder)
-    prompt_cache_size: int = Field(256, ge=1)  # speakers kept registered with the model (LRU)
-    # the speaker pool (LibriHeavy via Lhotse)
-    manifest: str | None = None  # libriheavy_cuts_*.jsonl.gz
-    audio_root: str | None = None  # Libri-Light audio root the manifest's paths are under
-    max_speakers: int | None = Field(None, ge=1)
-    prompts_per_speaker: int = Field(1, ge=1)
-    min_prompt_s: float = Field(3.0, gt=0)
-    max_prompt_s: float = Field(10.0, gt=0, le=MAX_PROMPT_S)
-
-    @model_validator(mode="after")
-    def _vllm_engines_fit_one_gpu(self) -> CosyVoice2Options:
-        """Each actor's vLLM engine reserves its share of the whole GPU, and Ray packs
-        1/gpus_per_worker actors onto one: together they must leave room (10%) for the
-        PyTorch flow/HiFT parts and CUDA contexts, or the later engines fail to start."""
-        if self.load_vllm:
-            n = actors_per_gpu(self.gpus_per_worker)
-            if n * self.vllm_gpu_memory_utilization > VLLM_GPU_BUDGET + 1e-9:
-                raise ValueError(
-                    f"vllm_gpu_memory_utilization {self.vllm_gpu_memory_utilization} x {n} actors per GPU "
-                    f"(gpus_per_worker {self.gpus_per_worker}) is over {VLLM_GPU_BUDGET}; use at most "
-                    f"{math.floor(VLLM_GPU_BUDGET / n * 1000) / 1000}"
-                )
-        return self
-
-
-def detect_prompt_api(fn: Any) -> str:
-    """ "path" or "tensor", from the third parameter of `inference_zero_shot`."""
-    names = list(inspect.signature(fn).parameters)
-    if "prompt_wav" in names:
-        return "path"
-    if "prompt_speech_16k" in names:
-        return "tensor"
-    raise RuntimeError(f"cosyvoice2: cannot tell the prompt API of inference_zero_shot{names}")
-
-
-def check_prompt(speaker: Speaker) -> str:
-    """Why this speaker's prompt cannot be used ('' when it can)."""
-    p = speaker.params
-    wav, text = p.get("prompt_wav"), str(p.get("prompt_text") or "").strip()
-    if not wav:
-        return "bad_prompt: speaker has no prompt_wav"
-    if not Path(wav).is_file():
-        return f"bad_prompt: prompt audio not found: {wav}"
-    if not text:
-        return "bad_prompt: speaker has no prompt_text"
-    duration = p.get("duration")
-    if duration is None:
-        import soundfile as sf
-
-        try:
-            duration = sf.info(wav).duration - float(p.get("start") or 0.0)
-        except RuntimeError as e:
-            return f"bad_prompt: unreadable prompt audio {wav}: {e}"
-    if float(duration) > MAX_PROMPT_S:
-        return f"bad_prompt: prompt is {float(duration):.1f} s, over CosyVoice's {MAX_PROMPT_S:.0f} s limit"
-    if float(duration) <= 0:
-        return "bad_prompt: empty prompt"
-    return ""
-
-
-def speech_bounds(
-    audio: np.ndarray, sr: int, floor_db: float = -40.0, win_s: float = 0.02
-) -> tuple[int, int]:
-    """First and last sample of speech: frames within `floor_db` of the loudest frame."""
-    win = max(1, int(win_s * sr))
-    n = len(audio) // win
-    if n == 0:
-        return 0, len(audio)
-    rms = np.sqrt(np.mean(audio[: n * win].reshape(n, win) ** 2, axis=1) + 1e-12)
-    loud = np.nonzero(20 * np.log10(rms / rms.max()) > floor_db)[0]
-    if len(loud) == 0:
-        return 0, len(audio)
-    return int(loud[0] * win), int(min(len(audio), (loud[-1] + 1) * win))
-
-
-def estimate_words(text: str, audio: np.ndarray, sr: int) -> tuple[Word, ...]:
-    """Spread words over the speech in proportion to their characters (+1 for the gap)."""
-    words = text.split()
-    if not words or len(audio) == 0:
-        return ()
-    start, end = speech_bounds(audio, sr)
-    t0, span = start / sr, (end - start) / sr
-    weights = np.array([len(w) + 1 for w in words], dtype=float)
-    edges = t0 + span * np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
-    return tuple(
-        Word(w, round(float(a), 3), round(float(b), 3))
-        for w, a, b in zip(words, edges, edges[1:], strict=False)
-    )
 
 
 def set_seed(seed: int) -> None:
