@@ -32,16 +32,20 @@ from datagen.backends.llm.base import LLMBackend, LLMRequest, LLMResponse
 from datagen.backends.llm.scripted_phrases import (
     ASK_LEADS,
     CLOSERS,
+    CONNECTIVES,
     DISTRACTOR_CALLS,
     DISTRACTOR_LINES,
     ELABORATIONS,
+    FALLBACK_CORES,
     FIRST_LEAD_INS,
     FOLLOWUP_CORES,
     LEAD_INS,
+    NO_GOLD_CORES,
     OPENERS,
     RELATED_TEMPLATES,
     REMARKS,
     SITUATIONS,
+    STOPWORDS,
     VAGUE,
 )
 from datagen.backends.llm.scripted_sentences import (
@@ -59,13 +63,27 @@ from datagen.backends.llm.scripted_sentences import (
 from datagen.backends.llm.subject import question_phrases, subjects
 from datagen.text.normalize import to_spoken
 
-# Handed on from the modules that define them: tests import these names from here.
+# The backend, its generators, and (handed on from the modules that define them) every
+# phrase table and `core_sentence`, which tests and older callers import from here.
 __all__ = [
+    "ASK_LEADS",
     "CLOSERS",
+    "CONNECTIVES",
+    "DISTRACTOR_CALLS",
     "DISTRACTOR_LINES",
     "ELABORATIONS",
+    "FALLBACK_CORES",
+    "FIRST_LEAD_INS",
+    "FOLLOWUP_CORES",
     "GENERATORS",
+    "LEAD_INS",
+    "NO_GOLD_CORES",
     "OPENERS",
+    "RELATED_TEMPLATES",
+    "REMARKS",
+    "SITUATIONS",
+    "STOPWORDS",
+    "VAGUE",
     "ScriptedLLM",
     "core_sentence",
 ]
