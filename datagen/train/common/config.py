@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from datagen.config import RecipeError, Strict, _format_errors, _read_yaml, apply_override
+from datagen.train.common.precision import resolve_bf16
 
 
 class LateDecisions(Strict):
@@ -129,7 +130,7 @@ class TrainConfig(Strict):
     seed: int = 0
     out: str = "manifests/train/duplex"  # checkpoints, metrics, logs
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    bf16: bool = False
+    bf16: bool | Literal["auto"] = False  # auto: where the device computes it natively (common/precision.py)
     grad_checkpointing: bool = False
     threads: int | None = Field(None, ge=1)  # torch CPU threads (default: torch's own choice)
     log_every: int = Field(10, ge=1)
@@ -147,6 +148,8 @@ class TrainConfig(Strict):
 
     @model_validator(mode="after")
     def _shapes(self) -> TrainConfig:
+        if self.bf16 == "auto":  # resolved once, so every checkpoint records what the run used
+            self.bf16 = resolve_bf16("auto", self.device)
         if self.encoder.dim % self.encoder.heads:
             raise ValueError(f"encoder.dim {self.encoder.dim} is not a multiple of encoder.heads")
         b = self.backbone

@@ -51,6 +51,7 @@ from datagen.train.training.runtime import (
     pick_device,
     seed_everything,
     setup_distributed,
+    warn_emulated_bf16,
 )
 from datagen.train.training.vocab import LabelVocab
 
@@ -189,6 +190,7 @@ def train_dpo(
     device = pick_device(cfg.device, dist)
     configure_threads(cfg)
     cfg = effective_config(cfg)
+    warn_emulated_bf16(cfg, device, dist)
     seed_everything(cfg.seed)
     model, vocab, meta = policy_model(cfg, device)
     pairs, sft = read_pairs(cfg.dpo.pairs)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from datagen.text.tokenizer import TEXT_OFFSET, get_tokenizer
+from datagen.train.common.precision import native_bf16
 from datagen.train.judging.errlog import make_line, write_log
 from datagen.train.judging.events import log_record
 from datagen.train.streaming.stream import Dialogue, decode
@@ -86,7 +87,9 @@ def run_errors(
     encode = label_encoder(vocab.tokenizer, cfg.backbone.path)
     size = batch_size or cfg.stream.batch_size
     threshold = cfg.stream.shift_threshold if shift_threshold == "config" else shift_threshold
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    # a bf16-trained checkpoint streams in float32 where bf16 would be emulated (common/precision.py)
+    bf16 = bool(cfg.bf16) and native_bf16(dev.type)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     lines: list[dict] = []
     bar = _progress(progress)
     for d in eval_dirs:

@@ -36,6 +36,7 @@ from datagen.train.training.runtime import (
     seed_everything,
     setup_distributed,
     teardown_distributed,
+    warn_emulated_bf16,
 )
 from datagen.train.training.vocab import hf_vocab, tiny_vocab
 
@@ -123,6 +124,7 @@ def train_sft(
     optimizer steps in total without a last checkpoint, as a kill would (resume tests use it)."""
     dist = setup_distributed()
     device = pick_device(cfg.device, dist)
+    warn_emulated_bf16(cfg, device, dist)
     configure_threads(cfg)
     seed_everything(cfg.seed)
     run = Run(cfg, dist, device)

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from datagen.train.common.config import OptimConfig, TrainConfig
+from datagen.train.common.precision import emulated_bf16_warning
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,13 @@ def seed_everything(seed: int) -> None:
 def configure_threads(cfg: TrainConfig) -> None:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+
+
+def warn_emulated_bf16(cfg: TrainConfig, device: torch.device, d: Dist) -> None:
+    """Say so when a run asked for bf16 where it is emulated (common/precision.py)."""
+    warning = emulated_bf16_warning(bool(cfg.bf16), device.type)
+    if warning and d.main:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
