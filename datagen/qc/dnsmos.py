@@ -15,10 +15,11 @@ corpus report (datagen/report/dnsmos.py) and `datagen errors --from-audio
 --dnsmos` (datagen/train/streaming/from_audio.py). It lives in datagen/qc so the
 trainer may import it too (datagen/train never imports the pipeline's stages).
 
-Cost: one 9 s window through the P.835 model is ~1 s of one CPU core, and a
-clip of L >= 9 s takes floor(L) - 8 windows; a shorter clip is tiled to 9-18 s
-first (a 3.6 s clip: 5 windows). Not for every utterance of a big corpus by
-default: the report samples, the threshold is off unless a recipe sets it.
+Cost: one 9 s window through the P.835 model is ~0.8 s of one (busy) CPU core,
+and a clip of L >= 9 s takes floor(L) - 8 windows; a shorter clip is doubled
+until it fills 9.01 s, landing anywhere in 9-18 s (2.4 s: 1 window, 3.6 s: 5,
+1.0 s: 8), so an utterance costs 1-5 s. Not for every utterance of a big corpus
+by default: the report samples, the threshold is off unless a recipe sets it.
 """
 
 from __future__ import annotations

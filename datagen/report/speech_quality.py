@@ -9,8 +9,8 @@ built with or without the QC threshold (`qc.dnsmos_min_ovrl`, which scores the
 clean TTS output before mixing; its scores are in the supervisions' custom
 "dnsmos" and not re-read here).
 
-DNSMOS costs about a second of CPU per utterance (more for a clip of 2-4.5 s,
-which the model tiles to 9-18 s), so only a sample is scored: `per_role`
+DNSMOS costs 1-5 s of CPU per utterance (one 9 s window takes ~0.8 s, and a
+clip under 9 s is repeated until it fills 9-18 s: 1-9 windows), so only a sample is scored: `per_role`
 utterances of each role, picked by the SHA-1 of their supervision ids (the same
 sample on every run, whatever the shard order), each at least
 `dnsmos.MIN_SECONDS` long. Only the recording tars of shards holding a sampled

@@ -285,7 +285,9 @@ def errors_from_audio_cmd(
     out: Path = typer.Option(None, "--out", help="Error log to write (default: DIR/errors.jsonl)"),
     name: str = typer.Option(None, "--name", help="The model's name in the log (default: DIR)"),
     dnsmos: int = typer.Option(
-        0, "--dnsmos", help="DNSMOS of the model's speech in N dialogues (a fixed sample; ~1 s each); 0: none"
+        0,
+        "--dnsmos",
+        help="DNSMOS of the model's speech in N dialogues (a fixed sample; 1-5 s of CPU per answer); 0: none",
     ),
 ) -> None:
     """Error log of any model from its output audio (silero-vad -> speak/stop decisions)."""

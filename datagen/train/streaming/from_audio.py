@@ -26,7 +26,7 @@ Speech quality (`dnsmos=N`, CLI `--dnsmos N`): DNSMOS (datagen/qc/dnsmos.py) of
 the speech found in N dialogues' outputs, a fixed sample by the SHA-1 of their
 ids, each stretch of speech of at least a second scored and averaged by its
 length, in the line's `speech_quality`; `datagen score` prints it beside the
-other figures. Off by default: about a second of CPU per stretch of speech.
+other figures. Off by default: 1-5 s of CPU per stretch of speech.
 
 Bad input is accounted for, never a crash: each evaluation dialogue is either
 a line of the log or a reject, and each file under DIR that is no dialogue's
