@@ -86,7 +86,7 @@ def test_the_threshold_is_a_mos():
         QCConfig(dnsmos_min_ovrl=7)
 
 
-@pytest.mark.slow  # ~25 s: a whole (1-dialogue) run, Piper and espeak-ng voices
+@pytest.mark.slow  # 8-30 s (idle-loaded box): a whole 1-dialogue run, Piper and espeak-ng voices
 def test_a_corpus_with_the_threshold_carries_the_scores_in_its_supervisions(tmp_path):
     from e2e_support import small_recipe
 
