@@ -193,6 +193,9 @@ def report(
     vad_cuts: int = typer.Option(
         200, help="How many dialogues (a fixed sample) get turn-taking figures from silero-vad; 0: none"
     ),
+    dnsmos_utts: int = typer.Option(
+        10, help="How many utterances of each speaker role (a fixed sample) get a DNSMOS score; 0: none"
+    ),
 ) -> None:
     """Write OUT/report/index.html with plots and tables."""
     from datagen.io.store import ObjectStore, is_url
@@ -201,7 +204,7 @@ def report(
     with _corpus_folder(out) as folder:
         if not (folder / "stats.json").is_file():
             _fail(f"{out} is not a corpus folder (no stats.json)")
-        page = build_report(folder, max_timelines=timelines, vad_cuts=vad_cuts)
+        page = build_report(folder, max_timelines=timelines, vad_cuts=vad_cuts, dnsmos_utts=dnsmos_utts)
         if is_url(out):  # the report goes next to the corpus, as for a folder
             store, rel = ObjectStore(out), page.relative_to(folder)
             for f in sorted((folder / rel.parts[0]).rglob("*")):

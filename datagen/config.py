@@ -297,6 +297,11 @@ class QCConfig(Strict):
     asr: Literal["none", "faster_whisper"] = "none"
     max_wer: float = 0.5
     asr_roles: list[str] = ["assistant"]
+    # DNSMOS (datagen/qc/dnsmos.py): reject an utterance rated below this overall (OVRL, 1-5) and
+    # keep its scores in the supervision's custom "dnsmos". None: not scored (1-5 s of CPU per
+    # utterance), and the corpus is what it was before this key existed.
+    dnsmos_min_ovrl: float | None = Field(None, ge=1.0, le=5.0)
+    dnsmos_roles: list[Literal["user", "assistant", "third_party"]] = ["user", "assistant", "third_party"]
 
 
 class SizingConfig(Strict):

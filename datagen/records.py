@@ -161,6 +161,9 @@ class Utterance:
     sample_rate: int
     words: tuple[Word, ...] = ()
     timing_source: str = "estimate"
+    # DNSMOS of the (trimmed) clip, {"sig", "bak", "ovrl", "p808"}: set by QC only when the
+    # recipe's qc.dnsmos_min_ovrl is on; goes into the supervision's custom "dnsmos".
+    dnsmos: dict[str, float] | None = None
 
     @property
     def duration(self) -> float:
@@ -194,6 +197,8 @@ class Segment:
     # before the stop), and where their timings came from (Utterance.timing_source).
     words: tuple[Word, ...] = ()
     word_timing: str = ""
+    # Utterance.dnsmos, when QC scored it (a dict: left out of the hash)
+    dnsmos: dict[str, float] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)

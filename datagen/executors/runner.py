@@ -50,6 +50,9 @@ def resolve_out(recipe: Recipe, out: str | None) -> Path | str:
 def fingerprint(recipe: Recipe) -> dict:
     data = recipe.model_dump(mode="json")
     data["executor"] = {"shard_size": recipe.executor.shard_size}
+    if recipe.qc.dnsmos_min_ovrl is None:  # off, DNSMOS changes nothing: corpora made before it resume
+        for key in ("dnsmos_min_ovrl", "dnsmos_roles"):
+            data["qc"].pop(key, None)
     # Where the LLM server listens, and how patiently we talk to it, do not change the text:
     # `datagen serve-llm` picks a new free port per run, and its rerun must still resume.
     from datagen.backends.registry import llm_class
@@ -85,6 +88,11 @@ def preflight(recipe: Recipe) -> None:
     from datagen.timeline.mix import check_sources
 
     check_sources(recipe.timeline)  # local noise / RIR pools: there, not empty, readable
+    if recipe.qc.enabled and recipe.qc.dnsmos_min_ovrl is not None:
+        from datagen.qc.dnsmos import missing
+
+        if why := missing():  # else every dialogue would be a qc_error reject
+            raise RecipeError(f"qc.dnsmos_min_ovrl is set but {why}")
     make_llm(recipe.llm.backend, recipe.llm.options).preflight()
     for voice in recipe.tts.voices.values():
         make_tts(voice.backend, voice.options).preflight()

@@ -131,6 +131,7 @@ def to_cut(s: DuplexSample, shar: bool = False):
                 "spoken_text": seg.spoken_text,
                 "turn": seg.turn,
                 "word_timing": seg.word_timing,
+                **({"dnsmos": seg.dnsmos} if seg.dnsmos is not None else {}),  # qc.dnsmos_min_ovrl on
             },
             alignment=_word_alignment(seg),
         )

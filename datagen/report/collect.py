@@ -41,6 +41,8 @@ class CutRow:
     n_shift: int = 0
     n_text_blocks: int = 0
     n_blocks: int = 0
+    # (supervision id, role, kind, channel, start, end): where each utterance's audio is (DNSMOS)
+    supervisions: list[tuple[str, str, str, int, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,7 +132,7 @@ def cut_row(cut, shard: str = "") -> CutRow:
     custom = cut.custom or {}
     channels: dict[str, list[tuple[float, float]]] = {name: [] for name in CHANNEL_NAMES}
     roles: dict[str, list[tuple[float, float]]] = {}
-    utterances, turns = [], set()
+    utterances, turns, sups = [], set(), []
     for sup in cut.supervisions:
         sc = sup.custom or {}
         role = sc.get("role", "assistant" if sup.channel == 1 else "user")
@@ -139,6 +141,7 @@ def cut_row(cut, shard: str = "") -> CutRow:
         channels[CHANNEL_NAMES[1 if channel == 1 else 0]].append(span)
         roles.setdefault(role, []).append(span)
         utterances.append((role, sc.get("kind", "turn"), float(sup.duration)))
+        sups.append((sup.id, role, sc.get("kind", "turn"), 1 if channel == 1 else 0, *span))
         if sc.get("kind", "turn") in ("turn", "pause_part") and role in ("user", "assistant"):
             turns.add((role, sc.get("turn", sup.id)))
     shift, text, blocks = _label_counts(cut, custom.get("label_meta", {}))
@@ -156,6 +159,7 @@ def cut_row(cut, shard: str = "") -> CutRow:
         n_shift=shift,
         n_text_blocks=text,
         n_blocks=blocks,
+        supervisions=sups,
     )
 
 

@@ -18,6 +18,7 @@ from datagen.records import TASKS
 from datagen.report.audio_turns import ECHO_TAIL_S, AudioTurns, audio_turns
 from datagen.report.collect import CorpusSummary, accounting_line, collect
 from datagen.report.plots import audio_vs_supervision_png, histograms_png, tasks_png, timeline_pngs
+from datagen.report.speech_quality import SpeechQuality, histogram_png, speech_quality
 from datagen.report.turntaking import KINDS, median, normalise_to_turns
 
 # REFERENCE §1: SALMONN-omni (arXiv 2505.17060) Table 7, seconds per dialogue normalised to 5 turns.
@@ -229,6 +230,37 @@ def _audio_section(s: CorpusSummary, audio: AudioTurns | None) -> str:
     )  # fmt: skip
 
 
+def _speech_quality_section(sq: SpeechQuality | None) -> str:
+    """DNSMOS per role (table, histograms) and per utterance (a folded table)."""
+    out = "<h2 id='speech-quality'>Speech quality (DNSMOS)</h2>"
+    if sq is None or not sq.scored:
+        return out + f"<p class='note'>{_e(sq.note if sq else 'Speech quality was not computed.')}</p>"
+    short = ", ".join(f"{r} {n}" for r, n in sorted(sq.too_short.items())) or "none"
+    out += (
+        "<p class='note'>DNSMOS P.835 (SIG: the speech, BAK: the background, OVRL: overall) and P.808, "
+        "each a predicted listener rating from 1 to 5, by Microsoft's models in the <code>speechmos</code> "
+        "package. Each utterance is its supervision's span of its channel in the corpus audio: the "
+        "assistant's clean channel 1; users and third parties on channel 0, with the noise, room and "
+        f"echo the model hears. A sample of up to {sq.per_role} utterances per role, picked by a hash of "
+        "their ids (report option <code>--dnsmos-utts</code>); utterances under 1 s are not scored "
+        f"({_e(short)}).</p>"
+    )
+    headers = ["role", "scored", "SIG", "BAK", "OVRL", "P.808", "median OVRL", "lowest OVRL"]
+    out += _table(headers, sq.summary_rows(), numeric_from=1)
+    out += _img(histogram_png(sq), "DNSMOS per role")
+    rows = [
+        [u.id, u.role, u.kind, f"{u.seconds:.2f}"]
+        + [f"{u.mos[k]:.2f}" for k in ("sig", "bak", "ovrl", "p808")]
+        for u in sq.scored
+    ]
+    heads = ["utterance", "role", "kind", "seconds", "SIG", "BAK", "OVRL", "P.808"]
+    out += "<details><summary>per utterance</summary>" + _table(heads, rows, numeric_from=3) + "</details>"
+    if sq.failed:
+        failed = _table(["utterance", "why"], [list(f) for f in sq.failed])
+        out += "<p class='note'>Not scored:</p>" + failed
+    return out
+
+
 def _card_section(s: CorpusSummary) -> str:
     meta = s.label_meta
     block = meta.get("block_s", 0.08)
@@ -261,9 +293,13 @@ from human conversation.</li>
 
 
 def render_html(
-    summary: CorpusSummary, max_timelines: int = len(TASKS), audio: AudioTurns | None = None
+    summary: CorpusSummary,
+    max_timelines: int = len(TASKS),
+    audio: AudioTurns | None = None,
+    quality: SpeechQuality | None = None,
 ) -> str:
-    """The report page for a summary (build_report writes it); `audio` adds the VAD-based figures."""
+    """The report page for a summary (build_report writes it); `audio` adds the VAD-based
+    figures, `quality` the DNSMOS ones."""
     timelines = timeline_pngs(summary, max_timelines) if max_timelines > 0 else []
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -276,6 +312,7 @@ def render_html(
         _text_quality_section(summary),
         _turntaking_section(summary),
         _audio_section(summary, audio),
+        _speech_quality_section(quality),
         "<h2 id='histograms'>Distributions</h2>",
         _img(histograms_png(summary), "histograms of gaps, overlaps, pauses and utterance durations"),
         "<h2 id='timelines'>Sample dialogues</h2>",
@@ -288,14 +325,18 @@ def render_html(
     return "\n".join(parts)
 
 
-def build_report(out_dir: Path | str, max_timelines: int = len(TASKS), vad_cuts: int = 200) -> Path:
+def build_report(
+    out_dir: Path | str, max_timelines: int = len(TASKS), vad_cuts: int = 200, dnsmos_utts: int = 10
+) -> Path:
     """Write `OUT/report/index.html` for a corpus folder; returns its path. Atomic: temp file + rename.
 
     `vad_cuts` caps how many dialogues get audio-based (silero-vad) turn-taking
-    figures: VAD is the slow part of the report, so a sample is analysed."""
+    figures, `dnsmos_utts` how many utterances of each role get a DNSMOS score:
+    those are the slow parts of the report, so a sample is analysed."""
     out_dir = Path(out_dir)
     summary = collect(out_dir)
-    page = render_html(summary, max_timelines, audio_turns(summary, vad_cuts))
+    quality = speech_quality(summary, dnsmos_utts)
+    page = render_html(summary, max_timelines, audio_turns(summary, vad_cuts), quality)
     report_dir = out_dir / "report"
     report_dir.mkdir(parents=True, exist_ok=True)
     target = report_dir / "index.html"

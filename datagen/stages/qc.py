@@ -5,7 +5,8 @@ signal checks, then its leading/trailing silence trimmed (so the gaps the
 timeline draws are the gaps a listener hears), then the duration limits on
 the trimmed audio. When the recipe asks for it, an ASR round trip checks
 that the audio says its text, and its word timestamps replace the
-backend's estimated ones.
+backend's estimated ones. When the recipe sets `qc.dnsmos_min_ovrl`, each
+utterance's DNSMOS (datagen/qc/dnsmos.py) is checked against it too.
 
 One bad utterance rejects its whole dialogue: a dialogue with a turn
 missing or mis-spoken teaches the wrong behaviour, and re-synthesis is the
@@ -144,7 +145,26 @@ class QCStage(Stage):
         max_s = max_seconds_for(u.role, utterance_kind(dialogue, key), cfg)
         if trimmed.duration > max_s:
             raise Rejected("too_long", key=key, seconds=round(trimmed.duration, 2), max_s=max_s)
+        if cfg.dnsmos_min_ovrl is not None and u.role in cfg.dnsmos_roles:
+            trimmed = self._dnsmos_check(key, trimmed, counters)
         return trimmed
+
+    def _dnsmos_check(self, key: str, u: Utterance, counters: Counter) -> Utterance:
+        """DNSMOS of the trimmed clip (silence around the speech would be rated as speech
+        quality): below qc.dnsmos_min_ovrl the dialogue goes, else the score rides along into
+        the supervision. Clips under dnsmos.MIN_SECONDS are not scored (a score of a clip tiled
+        many times over says little), counted as `dnsmos_skipped_short`."""
+        from datagen.qc.dnsmos import MIN_SECONDS, score
+
+        if u.duration < MIN_SECONDS:
+            counters["dnsmos_skipped_short"] += 1
+            return u
+        mos = score(u.audio, u.sample_rate)
+        counters["dnsmos_utterances"] += 1
+        counters["dnsmos_seconds"] += u.duration
+        if mos["ovrl"] < self.cfg.dnsmos_min_ovrl:
+            raise Rejected("low_dnsmos", key=key, min_ovrl=self.cfg.dnsmos_min_ovrl, **mos)
+        return dataclasses.replace(u, dnsmos=mos)
 
     def _trim(
         self, key: str, u: Utterance, counters: Counter, spans: list[tuple[float, float]] | None = None

@@ -211,6 +211,7 @@ class _Layout:
                 turn=turn,
                 words=placed_words(u, start, keep_s),
                 word_timing=u.timing_source if u.words else "estimate",
+                dnsmos=u.dnsmos,
             )
         )
         return end

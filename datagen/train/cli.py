@@ -284,13 +284,18 @@ def errors_from_audio_cmd(
     eval_: list[str] = typer.Option(..., "--eval", help="Evaluation corpus folder (repeatable)"),
     out: Path = typer.Option(None, "--out", help="Error log to write (default: DIR/errors.jsonl)"),
     name: str = typer.Option(None, "--name", help="The model's name in the log (default: DIR)"),
+    dnsmos: int = typer.Option(
+        0,
+        "--dnsmos",
+        help="DNSMOS of the model's speech in N dialogues (a fixed sample; 1-5 s of CPU per answer); 0: none",
+    ),
 ) -> None:
     """Error log of any model from its output audio (silero-vad -> speak/stop decisions)."""
     from datagen.train.streaming.from_audio import errors_from_audio
 
     target = out or from_audio / "errors.jsonl"
     try:
-        res = errors_from_audio(from_audio, eval_, target, name=name)
+        res = errors_from_audio(from_audio, eval_, target, name=name, dnsmos=dnsmos)
     except (FileNotFoundError, ValueError) as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -299,4 +304,9 @@ def errors_from_audio_cmd(
     typer.echo(
         f"{res['dialogues']} dialogues -> {res['out']} (error categories: {cats})\n"
         f"{res['rejected']} rejected ({rej}) -> {res['rejects']}"
+        + (
+            f"\nDNSMOS of the speech in {res['dnsmos_dialogues']} dialogues"
+            if res["dnsmos_dialogues"]
+            else ""
+        )
     )

@@ -93,7 +93,7 @@ def test_audio_counts_the_pause_the_supervisions_do_not(corpus, dialogue):
 
 
 def test_report_shows_the_audio_table(corpus):
-    page = build_report(corpus, max_timelines=0, vad_cuts=5).read_text(encoding="utf-8")
+    page = build_report(corpus, max_timelines=0, vad_cuts=5, dnsmos_utts=0).read_text(encoding="utf-8")
     assert "id='turntaking-audio'" in page
     assert "audio VAD, sample: s / 5 turns" in page and "supervisions, sample: s / 5 turns" in page
     assert "61.89" in page and "2505.17060" in page and "--vad-cuts" in page
@@ -102,7 +102,7 @@ def test_report_shows_the_audio_table(corpus):
 
 def test_missing_silero_falls_back_with_a_note(corpus, monkeypatch):
     monkeypatch.setitem(sys.modules, "silero_vad", None)  # import silero_vad -> ImportError
-    page = build_report(corpus, max_timelines=0).read_text(encoding="utf-8")
+    page = build_report(corpus, max_timelines=0, dnsmos_utts=0).read_text(encoding="utf-8")
     assert "silero-vad is not installed" in page
     assert "61.89" in page  # the supervision-based table is still there
 

@@ -215,7 +215,7 @@ def _decode_pngs(page):
 
 
 def test_build_report(corpus):
-    path = build_report(corpus, max_timelines=8)
+    path = build_report(corpus, max_timelines=8, dnsmos_utts=0)  # DNSMOS: tests/report/test_speech_quality.py
     assert path == corpus / "report" / "index.html"
     page = path.read_text(encoding="utf-8")
     for section in ("summary", "tasks", "rejects", "turntaking", "histograms", "timelines", "card"):
@@ -228,8 +228,11 @@ def test_build_report(corpus):
     assert "61.89" in page and "0.32" in page and "2505.17060" in page
     assert '<td>dialogues</td><td class="n">3</td>' in page
     assert "kept 3 + rejected 1 = 4 vs planned 4: OK" in page
-    assert build_report(corpus, max_timelines=1).read_text(encoding="utf-8").count("<img ") == 4
-    assert build_report(corpus, max_timelines=1, vad_cuts=0).read_text(encoding="utf-8").count("<img ") == 3
+    assert (
+        build_report(corpus, max_timelines=1, dnsmos_utts=0).read_text(encoding="utf-8").count("<img ") == 4
+    )
+    page = build_report(corpus, max_timelines=1, vad_cuts=0, dnsmos_utts=0).read_text(encoding="utf-8")
+    assert page.count("<img ") == 3
 
 
 def test_default_report_draws_one_timeline_per_task_of_a_real_corpus(local_corpus, tmp_path):
@@ -240,7 +243,7 @@ def test_default_report_draws_one_timeline_per_task_of_a_real_corpus(local_corpu
 
     copy = tmp_path / "c"
     shutil.copytree(local_corpus, copy)
-    page = build_report(copy, vad_cuts=0).read_text(encoding="utf-8")
+    page = build_report(copy, vad_cuts=0, dnsmos_utts=0).read_text(encoding="utf-8")
     titles = re.findall(r"<h3>[^<]* \(([a-z_]+)\)</h3>", page)
     assert sorted(titles) == sorted(TASKS)
     assert "(assistant_backchannel)</h3>" in page

@@ -16,6 +16,9 @@ trusted, so a log from any model scores the same way.
   from the dip's start. `--cues LOG` takes these from a second log (the
   assistant_backchannel eval set), so the other figures stay those of the first
   (the CI + CD sets) and the table shows both.
+- speech quality: for a log from a model's audio made with `--dnsmos N`, the DNSMOS
+  (SIG, BAK, OVRL, P.808) of the model's speech, the mean over the rated dialogues
+  weighted by seconds of speech (the baselines make no audio: no figure).
 """
 
 from __future__ import annotations
@@ -102,6 +105,23 @@ def metrics(lines: list[dict], tracks: list, cfg: ScoreConfig) -> dict:
     return out
 
 
+def speech_quality(lines: list[dict]) -> dict | None:
+    """DNSMOS of the model's speech over the lines that carry it (errors --from-audio --dnsmos),
+    weighted by seconds of speech; None when no line carries it."""
+    rated = [line["speech_quality"] for line in lines if "speech_quality" in line]
+    if not rated:
+        return None
+    from datagen.qc.dnsmos import weighted_mean  # numpy only: speechmos is not needed to read a log
+
+    parts = [(q["dnsmos"], q["seconds"]) for q in rated if q["dnsmos"] is not None]
+    return {
+        "dnsmos": weighted_mean(parts),
+        "dialogues": len(rated),
+        "dialogues_without_speech": len(rated) - len(parts),
+        "seconds": round(sum(w for _, w in parts), 3),
+    }
+
+
 def _baseline_tracks(lines: list[dict], corpus_override: str | None) -> tuple[dict, str] | tuple[None, str]:
     """Baseline tracks for every line whose audio can be found."""
     from datagen.train.training.data import open_corpora
@@ -153,6 +173,8 @@ def score_log(
         "checkpoint": sorted({line["checkpoint"] for line in log.lines}),
         "model": metrics(log.lines, [line["predicted"] for line in log.lines], cfg),
     }
+    if (quality := speech_quality(log.lines)) is not None:
+        result["model"]["speech_quality"] = quality
     if baselines:
         tracks, detector = _baseline_tracks(log.lines, corpus)
         if tracks is None:
@@ -208,15 +230,27 @@ ROWS = (
 )
 
 
+# Shown only when some column has them: DNSMOS of a model's speech (errors --from-audio --dnsmos).
+OPTIONAL_ROWS = tuple(
+    (f"DNSMOS {name} of the model's speech", lambda m, k=key: _dnsmos(m, k))
+    for key, name in (("ovrl", "OVRL"), ("sig", "SIG"), ("bak", "BAK"), ("p808", "P.808"))
+)
+
+
 def _v15(m: dict, cat: str, key: str):
     return m["fdb"]["v1.5"].get(cat, {}).get(key)
+
+
+def _dnsmos(m: dict, key: str):
+    return ((m.get("speech_quality") or {}).get("dnsmos") or {}).get(key)
 
 
 def table(columns: dict[str, dict]) -> str:
     """A Markdown table: one row per figure, one column per model or baseline."""
     names = list(columns)
     lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for label, get in ROWS:
+    optional = [r for r in OPTIONAL_ROWS if any(r[1](columns[n]) is not None for n in names)]
+    for label, get in [*ROWS, *optional]:
         cells = []
         for n in names:
             v = get(columns[n])
@@ -237,6 +271,10 @@ def format_result(result: dict) -> str:
         head += f"\nbaselines not scored: {result['baselines_skipped']}"
     if "cue_log" in result:
         head += f"; cue success from {result['cue_log']['scored']} dialogues of {result['cue_log']['log']}"
+    if q := result["model"].get("speech_quality"):
+        head += f"\nDNSMOS of the model's speech: {q['seconds']:.1f} s in {q['dialogues']} dialogues"
+        if q["dialogues_without_speech"]:
+            head += f" ({q['dialogues_without_speech']} with no stretch of speech of 1 s or more)"
     return (
         head + "\n\n" + table(cols) + "\n\nbaseline (a): speak after 0.6 s of silence, never stop; "
         "(b): (a) + stop at any channel-0 speech onset"

@@ -22,6 +22,12 @@ Where the outputs are, per dialogue (the first that exists):
   covers that sample's `input.wav`, which starts where the dialogue starts, and
   the rest of the dialogue counts as silence.
 
+Speech quality (`dnsmos=N`, CLI `--dnsmos N`): DNSMOS (datagen/qc/dnsmos.py) of
+the speech found in N dialogues' outputs, a fixed sample by the SHA-1 of their
+ids, each stretch of speech of at least a second scored and averaged by its
+length, in the line's `speech_quality`; `datagen score` prints it beside the
+other figures. Off by default: 1-5 s of CPU per stretch of speech.
+
 Bad input is accounted for, never a crash: each evaluation dialogue is either
 a line of the log or a reject, and each file under DIR that is no dialogue's
 output is a reject too, with its reason (`missing`, `unreadable`, `empty`,
@@ -31,6 +37,7 @@ the log as `<log>.rejects.jsonl` and counted in the summary.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -197,6 +204,43 @@ def speech_of(
     return [merge_spans(sp, h) for sp, h in zip(raw, heard, strict=True)]
 
 
+# ---- speech quality ------------------------------------------------------------------------------
+
+
+def dnsmos_sample(eval_dirs: list[str], n: int) -> set[str]:
+    """The ids of `n` evaluation dialogues, picked by the SHA-1 of their ids (the same on every
+    run); read from the cut manifests alone, so no audio is decoded to choose them."""
+    if n <= 0:
+        return set()
+    from lhotse import CutSet
+
+    from datagen.qc.dnsmos import missing
+    from datagen.train.training.data import shar_dir
+
+    if why := missing():  # before any work, not after the VAD pass
+        raise ValueError(f"--dnsmos: {why}")
+    ids = []
+    for corpus in eval_dirs:
+        files = sorted(str(f) for f in shar_dir(corpus).glob("cuts.*jsonl*"))
+        ids += [c.id for c in CutSet.from_shar(fields={"cuts": files})]
+    return set(sorted(ids, key=lambda i: hashlib.sha1(i.encode("utf-8")).hexdigest())[:n])
+
+
+def speech_quality(wave: np.ndarray, spans: list[tuple[float, float]]) -> dict:
+    """DNSMOS of the model's speech: each span (seconds, of the 16 kHz `wave`) of at least
+    dnsmos.MIN_SECONDS scored alone (a span is one answer; silence between answers is not
+    speech to rate), their mean weighted by length. `dnsmos` is None when no span was long enough."""
+    from datagen.qc.dnsmos import MIN_SECONDS, score, weighted_mean
+
+    parts = []
+    for s, e in spans:
+        clip = wave[int(round(s * VAD_SR)) : int(round(e * VAD_SR))]
+        if len(clip) >= MIN_SECONDS * VAD_SR:
+            parts.append((score(clip, VAD_SR), round(len(clip) / VAD_SR, 3)))
+    seconds = round(sum(w for _, w in parts), 3)
+    return {"dnsmos": weighted_mean(parts), "segments": len(parts), "seconds": seconds}
+
+
 # ---- the log -------------------------------------------------------------------------------------
 
 
@@ -216,12 +260,15 @@ def errors_from_audio(
     name: str | None = None,
     cfg: ScoreConfig | None = None,
     batch: int = 64,
+    dnsmos: int = 0,
 ) -> dict:
     """Write the error log of the outputs under `audio_dir` over the eval corpora, and its
-    rejects beside it (`<out>.rejects.jsonl`); returns the summary."""
+    rejects beside it (`<out>.rejects.jsonl`); returns the summary. `dnsmos`: how many
+    dialogues' speech gets a DNSMOS score (a fixed sample; 0: none)."""
     audio_dir, out, cfg = Path(audio_dir), Path(out), cfg or ScoreConfig()
     if not audio_dir.is_dir():
         raise FileNotFoundError(f"no output folder at {audio_dir}")
+    rated = dnsmos_sample(eval_dirs, dnsmos)
     fdb = _fdb_map(audio_dir)
     checkpoint = name or str(audio_dir)
     lines: list[dict] = []
@@ -231,10 +278,12 @@ def errors_from_audio(
 
     def flush() -> None:
         spans_all = speech_of([w for _, _, w in pending], [heard_speech(r) for r, _, _ in pending])
-        for (rec, meta, _), spans in zip(pending, spans_all, strict=True):
+        for (rec, meta, wave), spans in zip(pending, spans_all, strict=True):
             track = spans_to_track(spans, rec["num_blocks"], meta["block_s"], meta.get("synth_delay_s", 0.0))
             how = {"from_audio": "silero-vad", "synth_delay_s": meta.get("synth_delay_s", 0.0)}
             lines.append(make_line(rec, track, checkpoint, cfg, how))
+            if rec["cut_id"] in rated:
+                lines[-1]["speech_quality"] = speech_quality(wave, spans)
         pending.clear()
 
     for corpus in eval_dirs:
@@ -268,6 +317,7 @@ def errors_from_audio(
         "rejected": len(rejects),
         "rejects_by_reason": dict(Counter(r["reason"] for r in rejects)),
         "categories": dict(Counter(line["category"] or "none" for line in lines)),
+        "dnsmos_dialogues": sum("speech_quality" in line for line in lines),
         "out": str(out),
         "rejects": str(rejects_path(out)),
     }
