@@ -131,3 +131,23 @@ def test_the_kept_sft_dialogues_learn_stops_as_sft_does(sft_and_pairs):
     assert torch.equal(exact["tokens"], window["tokens"])  # what is fed back does not change
     n_exact = int((exact["targets"] == vocab.shift).sum())
     assert int((window["targets"] == vocab.shift).sum()) > n_exact > 0
+
+
+def test_the_decisions_scope_counts_each_blocks_shift_or_not(sft_and_pairs):
+    from datagen.train.training.data import StreamBatcher
+
+    root, corpus = sft_and_pairs
+    cfg = effective_config(_dpo_cfg(root, corpus, "scope"))
+    model, vocab, _ = policy_model(cfg, torch.device("cpu"))
+    pairs, _ = read_pairs(cfg.dpo.pairs)
+    data = PairData(pairs[:2], [], [str(corpus)], vocab, None)
+    batch, _ = _pair_batch(data, StreamBatcher(vocab, 16000, 0.08, 0, 80), pairs[:2])
+    with torch.no_grad():
+        p = model.eval().logits(batch["env"], batch["asst"], batch["tokens"]).softmax(-1)[..., vocab.shift]
+        got = sequence_logps(model, batch, "decisions")
+    shifted = batch["tokens"] == vocab.shift
+    assert bool((shifted & batch["scored"]).any())  # the divergent blocks hold decisions to count
+    per_block = torch.where(shifted, p.log(), (1 - p).log())
+    assert torch.allclose(got, (per_block * batch["scored"]).sum(-1), rtol=1e-4)
+    with pytest.raises(ValueError, match="scope"):
+        sequence_logps(model, batch, "text")

@@ -123,6 +123,9 @@ class DPOConfig(Strict):
     sft_weight: float = Field(1.0, ge=0)  # weight of the SFT loss on the kept SFT subset
     pairs_per_step: int = Field(4, ge=1)
     sft_per_step: int = Field(4, ge=0)
+    # What a side's log-probability sums (preference/dpo.py, sequence_logps): every token
+    # ("tokens", SALMONN-omni's), or only the model's <shift>-or-not decisions ("decisions").
+    scope: Literal["tokens", "decisions"] = "tokens"
 
 
 class TrainConfig(Strict):

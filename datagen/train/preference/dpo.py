@@ -131,9 +131,29 @@ def _pair_batch(data: PairData, batcher: StreamBatcher, pairs: list[dict]) -> tu
     return batch, torch.tensor(starts)
 
 
-def sequence_logps(model: DuplexModel, batch: dict) -> torch.Tensor:
-    """Per sequence: sum of log-probs of its tokens over the scored blocks."""
-    lp = model.token_logprobs(batch["env"], batch["asst"], batch["tokens"])
+def sequence_logps(model: DuplexModel, batch: dict, scope: str = "tokens") -> torch.Tensor:
+    """Per sequence: sum of log-probs over the scored blocks, of each block's token
+    (`tokens`), or of its decision alone (`decisions`): log p(<shift>) where the track
+    shifts, log(1 - p(<shift>)) where it does not.
+
+    Why `decisions`: with `stream.text: answer` the streamed model chooses only its
+    <shift>s; every other token it feeds back is the answer's, whatever it predicted
+    (streaming/stream.py). The probability of a track under that policy is the product
+    of its decisions. The token sum also counts the text and <think> tokens after the
+    divergent block, which differ wholesale between the sides (one still speaks, the
+    other listens) and are not choices: a tiny model raised its margin through them
+    while its stop decisions moved the wrong way (docs/trainer.md, "What DPO's
+    log-probabilities count")."""
+    if scope == "tokens":
+        lp = model.token_logprobs(batch["env"], batch["asst"], batch["tokens"])
+    elif scope == "decisions":
+        log_p = model.logits(batch["env"], batch["asst"], batch["tokens"]).log_softmax(-1)
+        shift = log_p[..., model.vocab.shift]
+        lp = torch.where(
+            batch["tokens"] == model.vocab.shift, shift, torch.log1p(-shift.exp().clamp(max=1 - 1e-6))
+        )
+    else:
+        raise ValueError(f"dpo.scope {scope!r}: choose tokens or decisions")
     return (lp * batch["scored"]).sum(-1)
 
 
@@ -208,7 +228,7 @@ def train_dpo(
     sched = make_scheduler(opt, cfg.optim, total)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
     lora = model.lora
-    ref = None if lora else _precompute_ref(model, data, batcher, pairs, d.pairs_per_step, device, autocast)
+    ref = None if lora else _precompute_ref(model, data, batcher, pairs, d, device, autocast)
     state = {"step": 0, "total_steps": total}
     out = Path(cfg.out)
     found = ckpt.latest(out) if resume else None
@@ -232,10 +252,10 @@ def train_dpo(
         batch, _ = _pair_batch(data, batcher, [pairs[i] for i in idx])
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         with autocast:
-            pol = sequence_logps(model, batch)
+            pol = sequence_logps(model, batch, d.scope)
             if lora:
                 with torch.no_grad(), model.backbone.disable_adapter():
-                    ref_lp = sequence_logps(model, batch)
+                    ref_lp = sequence_logps(model, batch, d.scope)
             else:
                 ref_lp = torch.stack([ref[i][j] for i in idx for j in (0, 1)]).to(device)
             loss, stats = dpo_loss(pol, ref_lp, d.beta)
@@ -274,14 +294,14 @@ def train_dpo(
 
 
 @torch.no_grad()
-def _precompute_ref(model, data, batcher, pairs, per_step, device, autocast) -> list[torch.Tensor]:
+def _precompute_ref(model, data, batcher, pairs, d, device, autocast) -> list[torch.Tensor]:
     model.eval()
     out: list[torch.Tensor] = []
-    for i in range(0, len(pairs), per_step):
-        batch, _ = _pair_batch(data, batcher, pairs[i : i + per_step])
+    for i in range(0, len(pairs), d.pairs_per_step):
+        batch, _ = _pair_batch(data, batcher, pairs[i : i + d.pairs_per_step])
         with autocast:
             lp = sequence_logps(
-                model, {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+                model, {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}, d.scope
             )
         out += [lp[j : j + 2].float().cpu() for j in range(0, len(lp), 2)]
     model.train()
