@@ -80,6 +80,9 @@ def errors(
     audio_out: Path = typer.Option(
         None, "--audio-out", help="Also write each dialogue's output audio here (<cut_id>.wav)"
     ),
+    threads: int = typer.Option(
+        None, "--threads", min=1, help="torch CPU threads (default: the checkpoint's `threads`, else torch's)"
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.streaming.errors import run_errors
@@ -100,6 +103,7 @@ def errors(
             device=device,
             shift_threshold=rule,
             audio_out=audio_out,
+            threads=threads,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))

@@ -10,6 +10,16 @@ def _seeded():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _threads_put_back():
+    """A training run sets torch's threads for its process (`threads` in tiny_cfg); a test
+    that trains must not leave them set for the next one (2 threads on a busy 2-core box
+    made one streaming test 541 s instead of seconds)."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def cfg(local_corpus, tmp_path):
     return tiny_cfg(local_corpus, tmp_path / "run")

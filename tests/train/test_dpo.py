@@ -102,10 +102,16 @@ def test_the_errors_command_decodes_with_the_rule_it_is_given(sft_and_pairs, tmp
     root, corpus = sft_and_pairs
     base = ["train", "errors", str(root / "sft"), "--eval", str(corpus)]
     runner = CliRunner()
-    for flags, rule in ((["--shift-threshold", "0.3"], 0.3), (["--greedy"], None), ([], None)):
+    threads = torch.get_num_threads()
+    for flags, rule in (
+        (["--shift-threshold", "0.3"], 0.3),
+        (["--greedy", "--threads", "1"], None),
+        ([], None),
+    ):
         out = tmp_path / f"{rule}-{len(flags)}.jsonl"
         res = runner.invoke(app, [*base, "--out", str(out), *flags])
         assert res.exit_code == 0, res.output
+        assert torch.get_num_threads() == threads  # --threads holds while it streams, then is put back
         lines = [json.loads(x) for x in out.read_text().splitlines()]
         assert lines and all(x["decoding"] == {"shift_threshold": rule} for x in lines)
     both = runner.invoke(

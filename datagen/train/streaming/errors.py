@@ -25,7 +25,7 @@ from datagen.train.streaming.stream import Dialogue, decode
 from datagen.train.training import checkpoint as ckpt
 from datagen.train.training.answers import answers_of
 from datagen.train.training.data import corpus_tokenizer, open_corpora
-from datagen.train.training.runtime import Dist, pick_device
+from datagen.train.training.runtime import Dist, pick_device, torch_threads
 from datagen.train.training.vocab import TokenizerMismatch
 
 
@@ -72,11 +72,13 @@ def run_errors(
     progress: bool = True,
     shift_threshold: float | None | Literal["config"] = "config",
     audio_out: str | Path | None = None,
+    threads: int | None = None,
 ) -> dict:
     """Stream the checkpoint over each eval corpus and write the error log. The decision
     rule is the checkpoint's `stream.shift_threshold`, or `shift_threshold` when given
     (None: greedy argmax). `audio_out`: also write each dialogue's output audio there
-    (datagen/train/streaming/voice_out.py)."""
+    (datagen/train/streaming/voice_out.py). `threads`: torch's CPU threads while it streams
+    (default: the checkpoint's `threads`), put back after (training/runtime.torch_threads)."""
     dev = pick_device(device, Dist())
     model, cfg, vocab, meta, found = ckpt.load_model(checkpoint, dev)
     for d in eval_dirs:
@@ -84,46 +86,47 @@ def run_errors(
             raise TokenizerMismatch(
                 f"{d} is labelled with {corpus_tokenizer([d])!r}; the checkpoint speaks {vocab.tokenizer!r}"
             )
-    encode = label_encoder(vocab.tokenizer, cfg.backbone.path)
-    size = batch_size or cfg.stream.batch_size
-    threshold = cfg.stream.shift_threshold if shift_threshold == "config" else shift_threshold
-    # a bf16-trained checkpoint streams in float32 where bf16 would be emulated (common/precision.py)
-    bf16 = bool(cfg.bf16) and native_bf16(dev.type)
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
-    lines: list[dict] = []
-    bar = _progress(progress)
-    for d in eval_dirs:
-        for group in _chunks(dialogues_of(d, encode), 4 * size):
-            order = sorted(range(len(group)), key=lambda i: group[i][0].n_blocks)
-            tracks: dict[int, np.ndarray] = {}
-            for i in range(0, len(order), size):
-                idx = order[i : i + size]
-                batch = [group[j][0] for j in idx]
-                got, _ = decode(
-                    model,
-                    batch,
-                    meta["block_s"],
-                    cfg.encoder.assistant_lag_blocks,
-                    dev,
-                    autocast,
-                    own_text=cfg.stream.text == "own",
-                    shift_threshold=threshold,
-                )
-                tracks.update(zip(idx, got, strict=True))
-                if audio_out is not None:
-                    from datagen.train.streaming.voice_out import write_voice
+    with torch_threads(threads or cfg.threads):
+        encode = label_encoder(vocab.tokenizer, cfg.backbone.path)
+        size = batch_size or cfg.stream.batch_size
+        threshold = cfg.stream.shift_threshold if shift_threshold == "config" else shift_threshold
+        # a bf16-trained checkpoint streams in float32 where bf16 would be emulated (common/precision.py)
+        bf16 = bool(cfg.bf16) and native_bf16(dev.type)
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
+        lines: list[dict] = []
+        bar = _progress(progress)
+        for d in eval_dirs:
+            for group in _chunks(dialogues_of(d, encode), 4 * size):
+                order = sorted(range(len(group)), key=lambda i: group[i][0].n_blocks)
+                tracks: dict[int, np.ndarray] = {}
+                for i in range(0, len(order), size):
+                    idx = order[i : i + size]
+                    batch = [group[j][0] for j in idx]
+                    got, _ = decode(
+                        model,
+                        batch,
+                        meta["block_s"],
+                        cfg.encoder.assistant_lag_blocks,
+                        dev,
+                        autocast,
+                        own_text=cfg.stream.text == "own",
+                        shift_threshold=threshold,
+                    )
+                    tracks.update(zip(idx, got, strict=True))
+                    if audio_out is not None:
+                        from datagen.train.streaming.voice_out import write_voice
 
-                    for j, track in zip(idx, got, strict=True):
-                        write_voice(audio_out, group[j][0], track, meta["block_s"])
-                bar.update(len(idx))
-            lines += [
-                make_line(rec, tracks[i], str(found), cfg.score, {"shift_threshold": threshold})
-                for i, (_, rec) in enumerate(group)
-            ]
-    bar.close()
-    write_log(out, lines)
-    cats = Counter(line["category"] or "none" for line in lines)
-    return {"dialogues": len(lines), "categories": dict(cats), "out": str(out), "checkpoint": str(found)}
+                        for j, track in zip(idx, got, strict=True):
+                            write_voice(audio_out, group[j][0], track, meta["block_s"])
+                    bar.update(len(idx))
+                lines += [
+                    make_line(rec, tracks[i], str(found), cfg.score, {"shift_threshold": threshold})
+                    for i, (_, rec) in enumerate(group)
+                ]
+        bar.close()
+        write_log(out, lines)
+        cats = Counter(line["category"] or "none" for line in lines)
+        return {"dialogues": len(lines), "categories": dict(cats), "out": str(out), "checkpoint": str(found)}
 
 
 def _progress(enabled: bool):
