@@ -143,6 +143,9 @@ def test_spans_to_blocks():
     assert merge_spans([(0, 1), (2.0, 3)]) == [(0, 1), (2.0, 3)]
     assert merge_spans([(0, 1), (1.2, 1.25)]) == [(0, 1.25)]
     assert merge_spans([(0, 0.1)]) == []
+    # the turn it answers ended before it began: a sentence break 0.6 s into the answer, within
+    # REACT_S of that turn's end, is no stop (400 eval dialogues' gold read 23 such as early stops)
+    assert merge_spans([(3.0, 3.5), (4.0, 8.0)], heard=[(0.3, 2.9)]) == [(3.0, 8.0)]
 
 
 def test_our_model_output_audio_reads_back(local_corpus, tmp_path):

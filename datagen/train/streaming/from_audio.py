@@ -150,19 +150,22 @@ def merge_spans(
 ) -> list[tuple[float, float]]:
     """VAD spans with their pauses closed, blips under MIN_SPEECH_S dropped. A pause is a
     stop when it is longer than MERGE_GAP_S; or longer than STOP_GAP_S, begun while someone
-    in `heard` (channel-0 speech, (s, e)) talks or within REACT_S of their end, and the model
-    speaks again only once they are done: it fell silent as they talked and waited for them.
+    in `heard` (channel-0 speech, (s, e), begun after the model began) talks or within REACT_S
+    of their end, and the model speaks again only once they are done: it fell silent as they
+    talked and waited for them.
     Sentence breaks are as long as the shortest stop-and-answer gaps (0.3-0.6 s), so the gap
     alone cannot tell them apart; a model resuming over the speaker has not given the floor."""
 
-    def stops(a: float, b: float) -> bool:
+    def stops(start: float, a: float, b: float) -> bool:
         if b - a > MERGE_GAP_S:
             return True
-        return b - a > STOP_GAP_S and any(s <= a <= e + REACT_S and b >= e for s, e in heard)
+        # only speech that began while the model spoke: the turn it is answering ended before it
+        # began, and a sentence break in the answer's first second is not a reaction to that turn
+        return b - a > STOP_GAP_S and any(start < s <= a <= e + REACT_S and b >= e for s, e in heard)
 
     out: list[list[float]] = []
     for s, e in sorted(spans):
-        if out and not stops(out[-1][1], s):
+        if out and not stops(out[-1][0], out[-1][1], s):
             out[-1][1] = max(out[-1][1], e)
         else:
             out.append([s, e])
