@@ -73,13 +73,12 @@ def _plot(cols: dict[str, dict], path: Path) -> None:
     names = list(cols)
     x = np.arange(len(PLOTTED))
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(11, 4))
+    fig, ax = plt.subplots(figsize=(11, 5))
     for i, n in enumerate(names):
         vals = [get(cols[n]) or 0.0 for _, get in PLOTTED]
         ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=n)
-    ax.set_xticks(
-        x, [label.replace(" stop ", "\nstop ").replace("-taking ", "-taking\n") for label, _ in PLOTTED]
-    )
+    # eleven labels of up to 40 characters: slanted, or neighbours overlap
+    ax.set_xticks(x, [label for label, _ in PLOTTED], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("rate")
     ax.legend(ncol=len(names), loc="upper center", bbox_to_anchor=(0.5, 1.15), frameon=False)
