@@ -11,7 +11,7 @@ tiled to at least 9.01 s, 9 s windows every second, the P.835 polynomials),
 so a figure here is the package's figure.
 
 Three callers: the QC stage's optional threshold (`qc.dnsmos_min_ovrl`), the
-corpus report (datagen/report/dnsmos.py) and `datagen errors --from-audio
+corpus report (datagen/report/speech_quality.py) and `datagen errors --from-audio
 --dnsmos` (datagen/train/streaming/from_audio.py). It lives in datagen/qc so the
 trainer may import it too (datagen/train never imports the pipeline's stages).
 
