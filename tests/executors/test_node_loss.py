@@ -133,7 +133,7 @@ def test_a_worker_node_killed_mid_run_does_not_stop_it(cluster, reference, tmp_p
 
 
 def test_two_worker_nodes_killed_and_a_replacement_finishes_the_run(cluster, reference, tmp_path):
-    """Both worker nodes die at once, each with a shard: the run waits for a new node
+    """Both worker nodes die at once, each with a shard (or one between shards): the run waits for a new node
     (as a cluster brings up a replacement), which finishes both shards and the rest."""
     out = tmp_path / "twice"
     d = Driver(cluster, str(out))
@@ -144,7 +144,9 @@ def test_two_worker_nodes_killed_and_a_replacement_finishes_the_run(cluster, ref
     rc, secs = d.finish()
     assert rc == 0, "\n".join(d.lines[-30:])
     redone = d.shards_lost()
-    assert redone == 2, "\n".join(d.lines)
+    # 2 when each node is mid-shard; 1 when the node that just committed had not yet taken its
+    # next shard as it was killed (a CI run saw that race); never more, and the bytes must match
+    assert 1 <= redone <= 2, "\n".join(d.lines)
     got = corpus_files(folder_files(out))
     _row("two worker nodes killed at once, a replacement node joins", redone, secs, got == reference)
     assert got == reference, diff(got, reference)
