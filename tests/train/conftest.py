@@ -2,6 +2,8 @@ import pytest
 import torch
 from train_support import tiny_cfg
 
+from datagen.train.training.runtime import torch_threads
+
 pytest.importorskip("transformers", reason="the trainer needs the `train` extra")
 
 
@@ -15,9 +17,8 @@ def _threads_put_back():
     """A training run sets torch's threads for its process (`threads` in tiny_cfg); a test
     that trains must not leave them set for the next one (2 threads on a busy 2-core box
     made one streaming test 541 s instead of seconds)."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(None):
+        yield
 
 
 @pytest.fixture
