@@ -11,18 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from datagen.recipe_files import RecipeError, Strict, apply_override, format_errors, read_yaml
 from datagen.records import ROLES, TASKS
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot be used; the message names the key path."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class QuestionsConfig(Strict):
@@ -374,84 +366,19 @@ def _check_backend(lookup: Any, name: str, options: dict[str, Any], path: str) -
     try:
         cls.Options(**options)
     except ValidationError as e:
-        raise ValueError(f"{path}.options: {_format_errors(e)}") from None
-
-
-def _format_errors(e: ValidationError) -> str:
-    parts = []
-    for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
-    return "; ".join(parts)
-
-
-# Mappings a child recipe replaces whole: a task mix is a set of shares, and
-# inheriting the parent's other tasks would silently change what a set is.
-ATOMIC_KEYS = frozenset({"mix"})
-
-
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Merge `over` into `base`. A block that switches `backend` does not
-    inherit the old backend's `options` (they would be unknown keys)."""
-    out = dict(base)
-    for k, v in over.items():
-        old = out.get(k)
-        if isinstance(v, dict) and isinstance(old, dict) and k not in ATOMIC_KEYS:
-            if "backend" in v and v["backend"] != old.get("backend"):
-                old = {kk: vv for kk, vv in old.items() if kk != "options"}
-            out[k] = _deep_merge(old, v)
-        else:
-            out[k] = v
-    return out
-
-
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in seen:
-        raise RecipeError(f"recipe extends itself in a loop: {' -> '.join(map(str, seen + (path,)))}")
-    if not path.is_file():
-        raise RecipeError(f"recipe not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe must be a mapping at the top level")
-    parent = data.pop("extends", None)
-    if parent:
-        data = _deep_merge(_read_yaml(path.parent / parent, seen + (path,)), data)
-    return data
-
-
-def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
-    """Apply one `a.b.c=value` override; the value is parsed as YAML."""
-    if "=" not in assignment:
-        raise RecipeError(f"--set expects key.path=value, got {assignment!r}")
-    key, raw = assignment.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise RecipeError(f"--set has an empty key: {assignment!r}")
-    value = yaml.safe_load(raw) if raw.strip() else ""
-    out = _deep_merge(data, {})
-    node = out
-    for p in parts[:-1]:
-        child = node.get(p)
-        node[p] = dict(child) if isinstance(child, dict) else {}
-        node = node[p]
-    node[parts[-1]] = value
-    return out
+        raise ValueError(f"{path}.options: {format_errors(e)}") from None
 
 
 def recipe_from_dict(data: dict[str, Any], origin: str = "recipe") -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as e:
-        raise RecipeError(f"{origin}: {_format_errors(e)}") from None
+        raise RecipeError(f"{origin}: {format_errors(e)}") from None
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read a recipe file, resolve `extends:`, apply overrides, validate."""
-    data = _read_yaml(Path(path))
+    data = read_yaml(Path(path))
     for o in overrides or []:
         data = apply_override(data, o)
     return recipe_from_dict(data, origin=str(path))

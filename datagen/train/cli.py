@@ -19,7 +19,7 @@ def fail(msg: str) -> None:
 
 
 def _config(config: Path, set_: list[str]):
-    from datagen.config import RecipeError
+    from datagen.recipe_files import RecipeError
     from datagen.train.common.config import load_train_config
 
     try:

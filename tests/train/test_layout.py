@@ -15,7 +15,8 @@ import pytest
 TRAIN = Path(__file__).resolve().parents[2] / "datagen" / "train"
 ORDER = ("common", "training", "judging", "streaming", "preference")
 TOP = ("__init__", "cli")  # datagen/train/cli.py: the commands, over every room
-PIPELINE = ("datagen.stages", "datagen.executors", "datagen.backends")
+# datagen.config is the data recipe's schema; the trainer shares only datagen.recipe_files with it
+PIPELINE = ("datagen.stages", "datagen.executors", "datagen.backends", "datagen.config")
 
 
 def _module(path: Path) -> str:

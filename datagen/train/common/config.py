@@ -1,6 +1,6 @@
 """The trainer's configuration: one YAML file, validated like a recipe.
 
-Same rules as the data recipes (datagen.config): unknown keys are errors that
+Same rules as the data recipes (datagen.recipe_files): unknown keys are errors that
 name their path, `extends:` reuses another file, `--set a.b=c` overrides any
 field, and every default lives here. Paths in a config are taken relative to
 the directory `datagen` is run from (the repository root for `make` targets).
@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from datagen.config import RecipeError, Strict, _format_errors, _read_yaml, apply_override
+from datagen.recipe_files import RecipeError, Strict, apply_override, format_errors, read_yaml
 from datagen.train.common.precision import resolve_bf16
 
 
@@ -163,10 +163,10 @@ class TrainConfig(Strict):
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a trainer config, resolve `extends:`, apply `--set` overrides, validate."""
-    data = _read_yaml(Path(path))
+    data = read_yaml(Path(path))
     for o in overrides or []:
         data = apply_override(data, o)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as e:
-        raise RecipeError(f"{path}: {_format_errors(e)}") from None
+        raise RecipeError(f"{path}: {format_errors(e)}") from None
