@@ -201,3 +201,23 @@ def tiny_llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LLMSer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ CosyVoice stand-ins
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    real_vllm = sys.modules.pop("vllm", None)  # so a stand-in `vllm` can be imported
+
+    def ours(m: str) -> bool:
+        return m == "cosyvoice" or m.startswith("cosyvoice.")
+
+    # the installed upstream package (the cosyvoice extra), if a test imported it: set aside
+    real = {m: sys.modules.pop(m) for m in [m for m in sys.modules if ours(m)]}
+    yield
+    for name in [m for m in sys.modules if ours(m)]:
+        del sys.modules[name]
+    sys.modules.update(real)
+    sys.modules.pop("vllm", None)
+    if real_vllm is not None:
+        sys.modules["vllm"] = real_vllm
