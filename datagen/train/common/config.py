@@ -126,6 +126,10 @@ class DPOConfig(Strict):
     # What a side's log-probability sums (preference/dpo.py, sequence_logps): every token
     # ("tokens", SALMONN-omni's), or only the model's <shift>-or-not decisions ("decisions").
     scope: Literal["tokens", "decisions"] = "tokens"
+    # How many blocks from the divergent block a side's sum covers (null: to the end of the
+    # track). 1 with `decisions`: the one choice where the sides part, on the history they
+    # share; later blocks sit on histories that differ (docs/trainer.md).
+    window: int | None = Field(None, ge=1)
 
 
 class TrainConfig(Strict):

@@ -115,7 +115,12 @@ class PairData:
         return c["env"], wave, np.asarray(track, dtype=np.int32)
 
 
-def _pair_batch(data: PairData, batcher: StreamBatcher, pairs: list[dict]) -> tuple[dict, torch.Tensor]:
+def _pair_batch(
+    data: PairData, batcher: StreamBatcher, pairs: list[dict], window: int | None = None
+) -> tuple[dict, torch.Tensor]:
+    """Both sides of each pair, chosen then rejected, with `scored` marking the blocks a
+    side's log-probability sums: from the pair's first divergent block, `window` blocks
+    of it (None: to the end)."""
     env, asst, tracks, starts = [], [], [], []
     for p in pairs:
         for side in ("chosen", "rejected"):
@@ -126,8 +131,11 @@ def _pair_batch(data: PairData, batcher: StreamBatcher, pairs: list[dict]) -> tu
             starts.append(p["first_divergent_block"])
     batch = batcher(env, asst, tracks)
     n = batch["targets"].shape[1]
-    from_f = torch.arange(n)[None] >= torch.tensor(starts)[:, None]
-    batch["scored"] = from_f & (batch["targets"] >= 0)
+    at, f = torch.arange(n)[None], torch.tensor(starts)[:, None]
+    scored = at >= f
+    if window is not None:
+        scored &= at < f + window
+    batch["scored"] = scored & (batch["targets"] >= 0)
     return batch, torch.tensor(starts)
 
 
@@ -249,7 +257,7 @@ def train_dpo(
     while state["step"] < total and not (stop_after is not None and state["step"] >= stop_after):
         step = state["step"]
         idx = _take(lambda e: _order(len(pairs), cfg.seed, e), len(pairs), d.pairs_per_step, step)
-        batch, _ = _pair_batch(data, batcher, [pairs[i] for i in idx])
+        batch, _ = _pair_batch(data, batcher, [pairs[i] for i in idx], d.window)
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         with autocast:
             pol = sequence_logps(model, batch, d.scope)
@@ -298,7 +306,7 @@ def _precompute_ref(model, data, batcher, pairs, d, device, autocast) -> list[to
     model.eval()
     out: list[torch.Tensor] = []
     for i in range(0, len(pairs), d.pairs_per_step):
-        batch, _ = _pair_batch(data, batcher, pairs[i : i + d.pairs_per_step])
+        batch, _ = _pair_batch(data, batcher, pairs[i : i + d.pairs_per_step], d.window)
         with autocast:
             lp = sequence_logps(
                 model, {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}, d.scope
