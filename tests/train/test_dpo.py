@@ -157,3 +157,28 @@ def test_the_decisions_scope_counts_each_blocks_shift_or_not(sft_and_pairs):
     assert torch.allclose(got, (per_block * batch["scored"]).sum(-1), rtol=1e-4)
     with pytest.raises(ValueError, match="scope"):
         sequence_logps(model, batch, "text")
+
+
+def test_a_window_of_one_scores_the_divergent_decision_alone(sft_and_pairs):
+    """`dpo.window: 1` with `decisions`: each side's sum is its choice at the pair's first
+    divergent block (the sides differ there: one shifts, the other does not)."""
+    from datagen.train.training.data import StreamBatcher
+
+    root, corpus = sft_and_pairs
+    cfg = effective_config(_dpo_cfg(root, corpus, "window"))
+    model, vocab, _ = policy_model(cfg, torch.device("cpu"))
+    pairs, _ = read_pairs(cfg.dpo.pairs)
+    data = PairData(pairs[:2], [], [str(corpus)], vocab, None)
+    batcher = StreamBatcher(vocab, 16000, 0.08, 0, 80)
+    whole, starts = _pair_batch(data, batcher, pairs[:2])
+    one, _ = _pair_batch(data, batcher, pairs[:2], window=1)
+    assert one["scored"].sum(-1).tolist() == [1, 1, 1, 1] and whole["scored"].sum(-1).min() > 1
+    at = one["scored"].float().argmax(-1)
+    assert at.tolist() == starts.tolist()
+    shifted = one["tokens"][torch.arange(4), at] == vocab.shift
+    assert shifted[0::2].tolist() == (~shifted[1::2]).tolist()  # chosen and rejected part there
+    with torch.no_grad():
+        p = model.eval().logits(one["env"], one["asst"], one["tokens"]).softmax(-1)[..., vocab.shift]
+        got = sequence_logps(model, one, "decisions")
+    p_at = p[torch.arange(4), at]
+    assert torch.allclose(got, torch.where(shifted, p_at.log(), (1 - p_at).log()), rtol=1e-4)
