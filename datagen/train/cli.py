@@ -243,13 +243,18 @@ def runs(
     loops: list[Path] = typer.Argument(
         ..., help="`make loop` folders, one per seed (each with compare.json)"
     ),
-    out: Path = typer.Option(..., "--out", help="Folder for runs.md and runs.json"),
+    out: Path = typer.Option(..., "--out", help="Folder for runs.md, runs.json and runs.png"),
+    name: list[str] = typer.Option(
+        None, "--name", help="A label for each run in runs.png, in order (default: folder names)"
+    ),
 ) -> None:
     """Run after run: before/after DPO per seed, the spread of each change, and the bar per seed."""
     from datagen.train.judging.runs import runs as run_runs
 
+    if name and len(name) != len(loops):
+        fail(f"--name given {len(name)} times for {len(loops)} runs")
     try:
-        res = run_runs(loops, out)
+        res = run_runs(loops, out, name or None)
     except (FileNotFoundError, KeyError) as e:
         fail(str(e))
     typer.echo(res["table"] + f"\nwritten: {res['report']}")

@@ -44,5 +44,7 @@ def test_runs_table_and_spread(tmp_path):
     assert "misses: early stops" in text.splitlines()[-1]
     assert res["change"]["cue success"]["mean"] == pytest.approx(0.4)
     assert res["change"]["early stops"]["max"] == pytest.approx(0.01)
+    png = tmp_path / "out" / "runs.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     with pytest.raises(FileNotFoundError, match="make loop"):
         runs([tmp_path / "nowhere"], tmp_path / "out")

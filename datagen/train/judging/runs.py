@@ -4,7 +4,7 @@ One DPO run can land well or badly by chance (a 3.6 M-parameter model trained fr
 scratch on 2 cores does: docs/trainer.md), so a gain is only a result when it holds
 seed after seed. This reads each loop's `compare.json` (written by `datagen train
 compare`), and writes `runs.md` / `runs.json`: per seed the figures before and after
-DPO and their change, the spread of each change over the seeds (mean, standard
+DPO and their change (and drawn in `runs.png`), the spread of each change over the seeds (mean, standard
 deviation, min, max), and per seed whether the bar of issue 25 holds (`BAR`), with the
 reason where it does not.
 """
@@ -60,7 +60,11 @@ def _fmt(v, digits: int) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
-def runs(loops: list[str | Path], out: str | Path) -> dict:
+def runs(loops: list[str | Path], out: str | Path, names: list[str] | None = None) -> dict:
+    """`runs.md`, `runs.json` and `runs.png` (judging/runs_plot.py) in `out`; `names` label
+    the runs in the plot (default: each folder's name)."""
+    from datagen.train.judging.runs_plot import runs_plot
+
     out = Path(out)
     seeds = []
     for loop in loops:
@@ -117,4 +121,5 @@ def runs(loops: list[str | Path], out: str | Path) -> dict:
     write_text(out / "runs.md", "\n".join(lines) + "\n")
     result = {"runs": seeds, "change": spread, "held": sum(not s["miss"] for s in seeds)}
     write_json(out / "runs.json", result)
+    runs_plot(seeds, out, names)
     return {"report": str(out / "runs.md"), "table": "\n".join(lines), **result}
