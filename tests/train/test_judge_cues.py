@@ -60,6 +60,10 @@ def test_gold_track_is_right_everywhere():
 def test_no_cue_took_floor_and_a_cut_in():
     assert outcomes(spans((70, 150))) == ["no_cue", "ok"]  # answered fine, never cued
     assert outcomes(spans((28, None))) == ["took_floor", "no_response"]  # talked on through the user
+    # a flicker: speak and stop at once, 1 block of an 8-block cue
+    assert outcomes(spans((28, 29), (70, 150))) == ["cut_short", "ok"]
+    assert judge(record(), spans((28, 29), (70, 150)), CFG)["category"] == "assistant_backchannel"
+    assert outcomes(spans((28, 34), (70, 150))) == ["ok", "ok"]  # within early_blocks of its end
     # a cue, then the answer started while the user was still speaking
     assert outcomes(spans((28, 36), (50, 130))) == ["ok", "cut_in"]
 
@@ -113,7 +117,8 @@ def test_a_cue_mistake_becomes_a_pair_whose_chosen_track_cues_in_the_dip_and_han
 
     tokens = [(5, 6), (7, 8, 9)]
     dip, back = (int(2.0 / B), int(3.2 / B)), int((3.2 + CFG.react_window_s) / B)
-    for track, speak in ((spans((70, 150)), 28), (spans((31, None)), 31)):  # no cue; a cue that talks on
+    # no cue; a cue that talks on; a cue cut short (a flicker)
+    for track, speak in ((spans((70, 150)), 28), (spans((31, None)), 31), (spans((30, 31), (70, 150)), 30)):
         line = _logged(track)
         pair, why = make_pair(line, tokens, CFG)
         assert why == "ok" and pair["category"] == "assistant_backchannel"

@@ -24,12 +24,14 @@ that is when its token is emitted. Latencies are measured to that moment.
   reacts to no event is an `early_stop`.
 - `assistant_backchannel` (a dip in the user's long turn): a speak-`<shift>`
   in the dip (its start to where the user goes on) whose span stops by then
-  (+ `react_window_s`) is a cue, `ok`; one that talks on is `took_floor`; no
-  speak in the dip is `no_cue`. A cue is not a turn: the answer's `turn`
-  event starts at the user's last stretch.
+  (+ `react_window_s`) is a cue, `ok`; one that talks on is `took_floor`; one
+  that stops more than `early_blocks` before the cue's audio ends is `cut_short`
+  (a flicker of speak-stop is not a cue: a DPO run that made every span one block
+  long scored 0.85 cue success without it); no speak in the dip is `no_cue`. A
+  cue is not a turn: the answer's `turn` event starts at the user's last stretch.
 
 Error categories are SALMONN-omni's five (REFERENCE.md §1), and a sixth of
-ours for the cue (`no_cue`, `took_floor`), so DPO pairs can teach it too;
+ours for the cue (`no_cue`, `took_floor`, `cut_short`), so DPO pairs can teach it too;
 turn-taking errors and consequences of an earlier error (`not_speaking`) have none.
 """
 
@@ -113,7 +115,9 @@ def _judge_overlay(ev: dict, spans: Sequence[SpeakSpan], block: float, cfg: Scor
     return out | ({"block": ev["gold_block"]} if late else {"block": sp.stop})
 
 
-def _judge_cue(ev: dict, spans: Sequence[SpeakSpan], block: float, cfg: ScoreConfig) -> dict:
+def _judge_cue(
+    ev: dict, spans: Sequence[SpeakSpan], answers: list[dict], block: float, cfg: ScoreConfig
+) -> dict:
     first, last = _block(ev["time"], block), _block(ev["end"], block)
     said = [sp for sp in spans if first <= sp.speak <= last]
     if not said:
@@ -121,6 +125,8 @@ def _judge_cue(ev: dict, spans: Sequence[SpeakSpan], block: float, cfg: ScoreCon
     sp = said[0]
     if sp.stop is None or sp.stop > _block(ev["end"] + cfg.react_window_s, block):
         return {"outcome": "took_floor", "block": sp.speak}
+    if sp.stop < sp.speak + answers[ev["answer"]]["natural_blocks"] - cfg.early_blocks:
+        return {"outcome": "cut_short", "block": sp.stop, "speak": sp.speak}
     latency = round(((sp.speak + 1) * block - ev["time"]) * 1000)
     return {"outcome": "ok", "block": sp.speak, "latency_ms": latency}
 
@@ -171,7 +177,7 @@ def judge(record: dict, predicted: Sequence[int], cfg: ScoreConfig) -> dict:
         elif ev["kind"] == "silence":
             v = _judge_silence(ev, spans, record["answers"], cfg)
         elif ev["kind"] == "assistant_backchannel":
-            v = _judge_cue(ev, spans, block, cfg)
+            v = _judge_cue(ev, spans, record["answers"], block, cfg)
         else:
             v = _judge_overlay(ev, spans, block, cfg)
         verdicts.append(v)

@@ -12,7 +12,7 @@ trusted, so a log from any model scores the same way.
 - early-stop rate: uninterrupted answers the model ended early;
 - latencies (ms): end of user speech -> speak decision; barge-in onset -> stop decision;
 - cue success (assistant_backchannel): dips of a user's long turn where the model said
-  a cue and handed the floor back (not `no_cue`, not `took_floor`), and its latency
+  a cue and handed the floor back (not `no_cue`, `took_floor` or `cut_short`), and its latency
   from the dip's start. `--cues LOG` takes these from a second log (the
   assistant_backchannel eval set), so the other figures stay those of the first
   (the CI + CD sets) and the table shows both.

@@ -11,9 +11,10 @@ answer).
 it took a turn acceptably (the judge said `ok`), the gold answer starts at
 the model's own decision rather than the corpus's; where it reacted to a
 barge-in acceptably, the stop stays where it put it; where it said a cue in
-the dip and talked on (`took_floor`), the cue stays and ends where its audio
-does, handing the floor back. So the two tracks are identical up to the first
-real mistake, and differ at it. A missed cue (`no_cue`) gets the gold one.
+the dip and talked on (`took_floor`) or stopped at once (`cut_short`), the
+cue stays and ends where its audio does, handing the floor back. So the two
+tracks are identical up to the first real mistake, and differ at it. A missed
+cue (`no_cue`) gets the gold one.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def target_spans(line: dict, verdict: dict, answer_tokens: Sequence[Sequence[int
     speak_ok: dict[int, int] = {}
     stop_ok: dict[int, int] = {}
     for ev, v in zip(line["events"], verdict["verdicts"], strict=True):
-        if ev["kind"] == "assistant_backchannel" and v["outcome"] == "took_floor":
-            speak_ok.setdefault(ev["answer"], v["block"])  # the cue came in the dip: keep it, end it
+        if ev["kind"] == "assistant_backchannel" and v["outcome"] in ("took_floor", "cut_short"):
+            # the cue came in the dip: keep it, end it with its audio
+            speak_ok.setdefault(ev["answer"], v.get("speak", v["block"]))
         if v["outcome"] != "ok":
             continue
         if ev["kind"] in ("turn", "assistant_backchannel"):  # both judge a speak decision
