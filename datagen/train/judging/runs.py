@@ -4,9 +4,9 @@ One DPO run can land well or badly by chance (a 3.6 M-parameter model trained fr
 scratch on 2 cores does: docs/trainer.md), so a gain is only a result when it holds
 seed after seed. This reads each loop's `compare.json` (written by `datagen train
 compare`), and writes `runs.md` / `runs.json`: per seed the figures before and after
-DPO and their change (and drawn in `runs.png`), the spread of each change over the seeds (mean, standard
-deviation, min, max), and per seed whether the bar of issue 25 holds (`BAR`), with the
-reason where it does not.
+DPO and their change, the spread of each change over the seeds (mean, standard
+deviation, min, max), and per seed whether the bar of issue 25 holds (`bar`), with the
+reason where it does not; `runs.png` draws the figures before and after per run.
 """
 
 from __future__ import annotations
