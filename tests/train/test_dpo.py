@@ -32,6 +32,18 @@ def test_the_loss_is_trls_sigmoid_loss():
     assert stats["reward_margin"] == pytest.approx(sum(margins) / 2) and stats["preference_accuracy"] == 0.5
 
 
+def test_apo_zero_is_trls():
+    """TRL's `loss_type="apo_zero"`: each side against the reference on its own."""
+    pol = torch.tensor([-10.0, -12.0, -5.0, -4.0])
+    ref = torch.tensor([-11.0, -11.0, -5.0, -5.0])
+    loss, _ = dpo_loss(pol, ref, beta=0.1, loss_type="apo_zero")
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    expected = ((1 - sig(0.1) + sig(-0.1)) + (1 - sig(0.0) + sig(0.1))) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="sigmoid or apo_zero"):
+        dpo_loss(pol, ref, beta=0.1, loss_type="ipo")
+
+
 @pytest.fixture(scope="module")
 def sft_and_pairs(local_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("dpo")
@@ -182,3 +194,34 @@ def test_a_window_of_one_scores_the_divergent_decision_alone(sft_and_pairs):
         got = sequence_logps(model, one, "decisions")
     p_at = p[torch.arange(4), at]
     assert torch.allclose(got, torch.where(shifted, p_at.log(), (1 - p_at).log()), rtol=1e-4)
+
+
+def test_rpo_alpha_holds_the_chosen_side_up(sft_and_pairs):
+    """`dpo.rpo_alpha` (TRL's): the chosen sides' NLL per scored block joins the loss, and
+    one step with it leaves the chosen sides likelier than the same step without it."""
+    from datagen.train.preference.dpo import chosen_nll
+    from datagen.train.training.data import StreamBatcher
+
+    root, corpus = sft_and_pairs
+    cfg = effective_config(_dpo_cfg(root, corpus, "rpo"))
+    pairs, _ = read_pairs(cfg.dpo.pairs)
+    chosen_after = []
+    for alpha in (None, 1.0):
+        model, vocab, _ = policy_model(cfg, torch.device("cpu"))
+        data = PairData(pairs[:2], [], [str(corpus)], vocab, None)
+        batch, _ = _pair_batch(data, StreamBatcher(vocab, 16000, 0.08, 0, 80), pairs[:2])
+        with torch.no_grad():
+            ref = sequence_logps(model.eval(), batch)
+        n = batch["scored"][0::2].sum(-1)
+        assert chosen_nll(ref, batch["scored"]).item() == pytest.approx(-(ref[0::2] / n).mean().item())
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+        model.train()
+        pol = sequence_logps(model, batch)
+        loss, _ = dpo_loss(pol, ref, beta=0.1)
+        if alpha:
+            loss = loss + alpha * chosen_nll(pol, batch["scored"])
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            chosen_after.append(sequence_logps(model.eval(), batch)[0::2].sum().item())
+    assert chosen_after[1] > chosen_after[0] + 1e-3

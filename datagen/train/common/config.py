@@ -130,6 +130,11 @@ class DPOConfig(Strict):
     # track). 1 with `decisions`: the one choice where the sides part, on the history they
     # share; later blocks sit on histories that differ (docs/trainer.md).
     window: int | None = Field(None, ge=1)
+    # TRL's `rpo_alpha` (RPO, Pang et al. 2024): add alpha x the chosen side's mean NLL over
+    # its scored blocks, so DPO cannot widen the margin by lowering both sides (docs/trainer.md).
+    rpo_alpha: float | None = Field(None, gt=0)
+    # TRL's loss_type: "sigmoid" (DPO) or "apo_zero" (raise chosen, lower rejected, each alone).
+    loss: Literal["sigmoid", "apo_zero"] = "sigmoid"
 
 
 class TrainConfig(Strict):

@@ -10,7 +10,8 @@ loss is TRL's `loss_type="sigmoid"`:
 with log-probabilities summed over the blocks of each side from the pair's
 first divergent block to the end of the dialogue (before it both sides are
 the same tokens over the same audio, and contribute nothing). Kept SFT
-dialogues add `sft_weight` x the SFT loss.
+dialogues add `sft_weight` x the SFT loss; `rpo_alpha` adds the chosen sides' NLL
+(TRL's `rpo_alpha`, `chosen_nll`); `loss: apo_zero` is TRL's APO-zero instead.
 
 The reference is the SFT model, frozen. With LoRA it is the backbone with
 the adapter disabled (`disable_adapter()`): the SFT adapter is merged into the
@@ -165,11 +166,21 @@ def sequence_logps(model: DuplexModel, batch: dict, scope: str = "tokens") -> to
     return (lp * batch["scored"]).sum(-1)
 
 
-def dpo_loss(pol: torch.Tensor, ref: torch.Tensor, beta: float) -> tuple[torch.Tensor, dict]:
-    """TRL's sigmoid loss; rows alternate chosen, rejected."""
+def dpo_loss(
+    pol: torch.Tensor, ref: torch.Tensor, beta: float, loss_type: str = "sigmoid"
+) -> tuple[torch.Tensor, dict]:
+    """TRL's `loss_type` "sigmoid" (DPO) or "apo_zero" (APO, D'Oosterlinck et al. 2024:
+    1 - sigmoid(beta * chosen log-ratio) + sigmoid(beta * rejected log-ratio), which
+    raises the chosen side and lowers the rejected one each on its own, where the
+    sigmoid loss sees only their difference). Rows alternate chosen, rejected."""
     pc, pr, rc, rr = pol[0::2], pol[1::2], ref[0::2], ref[1::2]
     margin = beta * ((pc - rc) - (pr - rr))
-    loss = -F.logsigmoid(margin).mean()
+    if loss_type == "sigmoid":
+        loss = -F.logsigmoid(margin).mean()
+    elif loss_type == "apo_zero":
+        loss = (1 - torch.sigmoid(beta * (pc - rc)) + torch.sigmoid(beta * (pr - rr))).mean()
+    else:
+        raise ValueError(f"dpo.loss {loss_type!r}: choose sigmoid or apo_zero")
     m, pc, pr = margin.detach(), pc.detach(), pr.detach()
     stats = {
         "dpo_loss": loss.item(),
@@ -179,6 +190,21 @@ def dpo_loss(pol: torch.Tensor, ref: torch.Tensor, beta: float) -> tuple[torch.T
         "rejected_reward": (beta * (pr - rr)).mean().item(),
     }
     return loss, stats
+
+
+def chosen_nll(pol: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """TRL's `rpo_alpha` term: the chosen sides' negative log-likelihood per scored block,
+    averaged per pair and then over the pairs (TRL averages over all the batch's chosen
+    tokens; per pair, a long side does not outweigh a short one). Rows alternate chosen,
+    rejected, as in `dpo_loss`.
+
+    Why: the sigmoid loss only sees the margin, and the cheapest way to widen it is to
+    lower both sides. With `tokens` the chosen side's log-probability fell by ~7 nats in
+    30 steps while the rejected side's fell by ~48 (docs/trainer.md): the mass left the
+    answer's text and went to <shift>, and the model stopped early more often, the
+    opposite of what the pairs asked. The NLL term holds the chosen side up."""
+    n = scored[0::2].sum(-1).clamp(min=1)
+    return -(pol[0::2] / n).mean()
 
 
 def _gold_batch(
@@ -266,7 +292,11 @@ def train_dpo(
                     ref_lp = sequence_logps(model, batch, d.scope)
             else:
                 ref_lp = torch.stack([ref[i][j] for i in idx for j in (0, 1)]).to(device)
-            loss, stats = dpo_loss(pol, ref_lp, d.beta)
+            loss, stats = dpo_loss(pol, ref_lp, d.beta, d.loss)
+            if d.rpo_alpha:
+                nll = chosen_nll(pol, batch["scored"])
+                loss = loss + d.rpo_alpha * nll
+                stats["chosen_nll"] = nll.item()
             sft_idx = _take(lambda e: _order(len(sft), cfg.seed + 1, e), len(sft), d.sft_per_step, step)
             if sft_idx and d.sft_weight > 0:
                 gold = _gold_batch(data, batcher, [sft[i] for i in sft_idx], cfg.data.react_from_s)
