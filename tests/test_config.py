@@ -36,12 +36,14 @@ def test_every_trainer_config_validates(path):
         load_train_config(path, ["optim.lrr=1"])
 
 
-def test_the_dpo_config_runs_epochs_over_its_pairs_not_the_sft_step_cap():
+def test_the_dpo_config_runs_its_own_step_count_not_the_sft_step_cap():
+    """The paper's shape (30 steps of many pairs, whatever the pool), with RPO's term."""
     from datagen.train.common.config import load_train_config
 
     sft = load_train_config(ROOT / "recipes/train/tiny_cpu.yaml")
     dpo = load_train_config(ROOT / "recipes/train/tiny_cpu_dpo.yaml")
-    assert sft.optim.max_steps and dpo.optim.max_steps is None and dpo.optim.epochs == 3
+    assert sft.optim.max_steps == 600 and dpo.optim.max_steps == 30
+    assert dpo.dpo.pairs_per_step == 12 and dpo.dpo.rpo_alpha == 1.0 and dpo.dpo.loss == "sigmoid"
 
 
 @pytest.mark.parametrize(
