@@ -37,13 +37,13 @@ def test_every_trainer_config_validates(path):
 
 
 def test_the_dpo_config_runs_its_own_step_count_not_the_sft_step_cap():
-    """The paper's shape (30 steps of many pairs, whatever the pool), with RPO's term."""
+    """The paper's shape (30 steps of many pairs, whatever the pool), with TRL's APO-zero."""
     from datagen.train.common.config import load_train_config
 
     sft = load_train_config(ROOT / "recipes/train/tiny_cpu.yaml")
     dpo = load_train_config(ROOT / "recipes/train/tiny_cpu_dpo.yaml")
     assert sft.optim.max_steps == 600 and dpo.optim.max_steps == 30
-    assert dpo.dpo.pairs_per_step == 12 and dpo.dpo.rpo_alpha == 1.0 and dpo.dpo.loss == "sigmoid"
+    assert dpo.dpo.pairs_per_step == 12 and dpo.dpo.rpo_alpha is None and dpo.dpo.loss == "apo_zero"
 
 
 @pytest.mark.parametrize(
