@@ -38,6 +38,19 @@ def test_an_answer_end_learns_nothing_from_short_silences():
     assert seen > 10
 
 
+def test_a_cue_stop_is_the_decision_moved_and_learned_from_the_block_after_its_audio():
+    gold = render(200, [SpeakSpan(20, 32, (5,)), SpeakSpan(120, 180, (6, 7))])  # a cue, then the answer
+    seen = 0
+    for track, voice, targets in _all(gold, [False, False], max_blocks=8, min_finish_blocks=4, cue_stops=[0]):
+        cue, answer = spans_of(track)
+        assert cue.speak == 20 and (answer.speak, answer.stop) == (120, 180)  # only the cue's stop moves
+        assert 33 <= cue.stop <= 40 and voice[0].stop is None  # its audio plays out, then silence
+        assert (targets[32 : cue.stop + 1] == SHIFT_ID).all()  # "stop now" from the cue's own end block on
+        assert not (targets == IGNORE).any()  # no finish wait: a cue has no pause inside it
+        seen += 1
+    assert seen == 200
+
+
 def test_a_reaction_stays_put_when_the_answer_starts_late():
     gold = render(120, [SpeakSpan(20, 60, (5,)), SpeakSpan(70, 100, (6,))])
     for track, voice, _ in _all(gold, [True, False], max_blocks=5):

@@ -24,6 +24,10 @@ class LateDecisions(Strict):
     share: float = Field(0.0, ge=0, le=1)
     max_blocks: int = Field(6, ge=1)
     min_finish_blocks: int = Field(1, ge=1)  # an answer's natural end: at least this late
+    # Of the dialogues with the assistant's cues, this share has a cue's stop made late
+    # instead (before `share` is drawn), learned from the block after its audio: a cue is
+    # one short phrase with no pause inside to mistake for its end (augment.late_decision).
+    cue_share: float = Field(0.0, ge=0, le=1)
 
 
 class DataConfig(Strict):

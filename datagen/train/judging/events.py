@@ -21,10 +21,10 @@ Event kinds:
 from __future__ import annotations
 
 from datagen.train.common.tracks import shift_blocks
-from datagen.train.training.answers import Answer, assistant_turns
+from datagen.train.training.answers import CUE_KIND, Answer, assistant_turns
 
 OVERLAYS = ("backchannel", "barge_in", "related_question", "distractor")
-CUE = "assistant_backchannel"  # the assistant's own cue in a user's turn (datagen.records.CUE_KIND)
+CUE = CUE_KIND  # the assistant's own cue in a user's turn
 ENV_TURN_KINDS = ("turn", "pause_part", "related_question")
 
 

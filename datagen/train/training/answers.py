@@ -31,6 +31,7 @@ from datagen.timeline.checks import voiced_runs
 from datagen.train.common.tracks import SpeakSpan, spans_of
 
 EPS = 1e-9
+CUE_KIND = "assistant_backchannel"  # the corpus's kind for the assistant's own cue (datagen.records.CUE_KIND)
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +44,7 @@ class Answer:
     gold_speak: int
     gold_stop: int
     interrupted: bool
+    cue: bool = False  # the assistant's own short cue in a dip of the user's turn
 
 
 def assistant_turns(cut) -> list:
@@ -99,6 +101,7 @@ def answers_of(
                 gold_speak=span.speak,
                 gold_stop=span.stop if span.stop is not None else len(labels),
                 interrupted=interrupted,
+                cue=sup.custom.get("kind") == CUE_KIND,
             )
         )
     return out

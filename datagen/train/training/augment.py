@@ -19,9 +19,19 @@ taught to end its turn after so short a silence would end it at the pause
 between two sentences (up to ~0.4 s in our voices). The corpus's labels are
 unchanged: this lives in the trainer (`data.late_decisions`), and the judge
 still scores against gold.
+
+The assistant's own cues ("mm-hmm" in a dip of the user's turn) get their own
+draw (`cue_share`): the cue's stop is the decision made late, and it is learned
+from the first block after the cue's audio. The wait that protects an answer's
+end does not apply: a cue is one short phrase, and the state it teaches (still
+holding the floor, own voice silent, the user talking again) is exactly where
+a model that has not learned it goes on talking (docs/trainer.md, "The
+assistant's cues").
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,12 +47,15 @@ def late_decision(
     rng: np.random.Generator,
     max_blocks: int,
     min_finish_blocks: int = 1,
+    cue_stops: Sequence[int] = (),
 ) -> tuple[np.ndarray, list[SpeakSpan], np.ndarray] | None:
     """(fed-back track, voice spans, targets) with one decision moved later; None if
     none can move. Targets are label ids, IGNORE where nothing is learned.
 
     `interrupted[k]` says whether answer k's stop is a reaction (it stays put when
-    the answer starts late) or the natural end of its audio (it moves with it)."""
+    the answer starts late) or the natural end of its audio (it moves with it).
+    `cue_stops`: the spans that are the assistant's cues; when given, one of their
+    stops is the decision moved, with no `min_finish_blocks` wait."""
     n = len(labels)
     spans = spans_of(labels)
     if not spans or len(interrupted) != len(spans):
@@ -50,8 +63,13 @@ def late_decision(
     options = [
         (k, what) for k in range(len(spans)) for what in ("speak", "stop") if spans[k].stop is not None
     ]
+    if cue_stops:
+        options = [(k, "stop") for k in cue_stops if k < len(spans) and spans[k].stop is not None]
+        if not options:
+            return None
     k, what = options[int(rng.integers(len(options)))]
-    lowest = min_finish_blocks if (what == "stop" and not interrupted[k]) else 1
+    finish = what == "stop" and not interrupted[k] and k not in cue_stops
+    lowest = min_finish_blocks if finish else 1
     delay = int(rng.integers(min(lowest, max_blocks), max_blocks + 1))
     sp = spans[k]
     nxt = spans[k + 1].speak if k + 1 < len(spans) else n
@@ -70,7 +88,7 @@ def late_decision(
     track = render(n, new)
     targets = track.copy()
     targets[skip[0] : skip[1]] = SHIFT_ID  # "now", at every block it waited
-    if what == "stop" and not interrupted[k]:
+    if finish:
         targets[skip[0] + 1 : skip[0] + min_finish_blocks] = IGNORE
     voice = [SpeakSpan(s.speak, s.stop if interrupted[i] else None) for i, s in enumerate(new)]
     return track, voice, targets

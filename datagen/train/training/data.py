@@ -151,15 +151,10 @@ class DuplexDataset(torch.utils.data.Dataset):
             answers = answers_of(cut, audio, lab)
             block = cut.custom["label_meta"]["block_s"]
             voice, target = gold_voice(answers), None
-            if self.late is not None and self.late.share > 0:
-                rng = np.random.default_rng([self.seed, self.epoch, zlib.crc32(cut.id.encode())])
-                if rng.random() < self.late.share:
-                    interrupted = [a.interrupted for a in answers]
-                    moved = late_decision(
-                        lab, interrupted, rng, self.late.max_blocks, self.late.min_finish_blocks
-                    )
-                    if moved is not None:
-                        lab, voice, target = moved
+            if self.late is not None:
+                moved = self._late(cut, lab, answers)
+                if moved is not None:
+                    lab, voice, target = moved
             if self.react_from_s is not None:
                 base = lab if target is None else target
                 target = react_sooner(lab, base, cut.custom.get("events", []), block, self.react_from_s)
@@ -171,6 +166,19 @@ class DuplexDataset(torch.utils.data.Dataset):
         batch = self.batcher(env, asst, labels, targets, vad)
         batch["ids"] = [c.id for c in cuts]
         return batch
+
+    def _late(self, cut, lab: np.ndarray, answers):
+        """One decision made late, or None: a cue's stop for `cue_share` of the dialogues
+        with cues, else any decision for `share` of them (augment.late_decision)."""
+        rng = np.random.default_rng([self.seed, self.epoch, zlib.crc32(cut.id.encode())])
+        interrupted = [a.interrupted for a in answers]
+        late = self.late
+        cues = [k for k, a in enumerate(answers) if a.cue]
+        if cues and late.cue_share > 0 and rng.random() < late.cue_share:
+            return late_decision(lab, interrupted, rng, late.max_blocks, late.min_finish_blocks, cues)
+        if late.share > 0 and rng.random() < late.share:
+            return late_decision(lab, interrupted, rng, late.max_blocks, late.min_finish_blocks)
+        return None
 
 
 def others_speaking(cut, n_frames: int, frame_s: float) -> np.ndarray:
