@@ -1,6 +1,6 @@
 """Real local servers for the HTTP backend tests: no mocks of httpx.
 
-Two kinds:
+Three kinds (the third, `local_server`, lives in openai_http_support.py):
 - `stub_server`: a stdlib `http.server` on 127.0.0.1 that answers a scripted
   sequence of status codes (500 then 200, 401, ...), to test retries and
   fail-fast against real sockets.
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_http_support import local_server  # noqa: F401 (fixture: headers and a status per request)
 
 # ------------------------------------------------------------------ stdlib stub
 

@@ -1,105 +1,24 @@
 """OpenAIHTTPLLM against real local servers: `transformers serve` and stdlib stubs.
 
-The stubs answer scripted status codes (and headers) over real sockets, so
-retries, backoff and fail-fast are tested on the wire rather than against a
-mock; only the backend's sleep is swapped where a test must not wait.
+The stubs answer scripted status codes over real sockets, so the payload,
+fail-fast, schema fallbacks and bad replies are tested on the wire rather than
+against a mock (retries and Retry-After: test_llm_openai_http_retry.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import pickle
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from openai_http_support import KEY_ENV, SECRET, backend, ok_body, qa_request
 from pydantic import ValidationError
 
 from datagen.backends.llm.base import LLMRequest
-from datagen.backends.llm.openai_http import OpenAIHTTPLLM, OpenAIHTTPOptions, parse_retry_after
-from datagen.backends.llm.prompts import SCHEMAS, make_request, parse_response
+from datagen.backends.llm.openai_http import OpenAIHTTPLLM, OpenAIHTTPOptions
+from datagen.backends.llm.prompts import make_request, parse_response
 from datagen.backends.registry import make_llm
-
-SECRET = "sk-test-Zq8x-do-not-leak-4417"
-KEY_ENV = "DATAGEN_TEST_OPENAI_KEY"
-
-
-def _backend(url: str, model: str = "stub", **kw) -> OpenAIHTTPLLM:
-    """Transport tests name the dialect: the probe (tests/backends/test_llm_dialects.py) would
-    add requests that the scripted stubs here do not expect."""
-    kw.setdefault("structured_output", "json_schema")
-    return OpenAIHTTPLLM(OpenAIHTTPOptions(base_url=url, model=model, api_key_env=KEY_ENV, **kw))
-
-
-def _ok(content: str) -> dict:
-    return {
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-        ],
-        "usage": {"prompt_tokens": 7, "completion_tokens": 3},
-    }
-
-
-@dataclass
-class LocalServer:
-    """A stdlib server on 127.0.0.1 whose `respond(req)` picks status, headers and body.
-
-    The shared `stub_server` cannot send headers (Retry-After) or choose a
-    status from the request (reject one schema, accept others); this can.
-    """
-
-    url: str = ""
-    respond: Callable[[dict], tuple[int, dict, Any]] = lambda req: (200, {}, _ok("fine"))
-    received: list[dict] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@pytest.fixture
-def local_server() -> Iterator[LocalServer]:
-    srv = LocalServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (stdlib name)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            req = {"path": self.path, "headers": dict(self.headers), "json": json.loads(body or b"{}")}
-            with srv.lock:
-                srv.received.append(req)
-                status, headers, reply = srv.respond(req)
-            data = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
-            self.send_response(status)
-            for k, v in {"Content-Type": "application/json", **headers}.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def _qa(i: int, **kw):
-    """A qa_answer request WITH its schema: answers are asked as plain text in the pipeline
-    (prompts.PLAIN_TEXT_KINDS), but these transport tests need a schema on the wire."""
-    ctx = {"question": f"question number {i}?", "answer": "", "topic": "tests", "length": "short"}
-    req = make_request(f"q{i}", "qa_answer", ctx, seed=i, **kw)
-    return dataclasses.replace(req, json_schema=SCHEMAS["qa_answer"])
-
 
 # ------------------------------------------------------------- transformers serve
 
@@ -164,8 +83,8 @@ def test_real_server_roundtrip(tiny_llm_server, monkeypatch, caplog):
 
 
 def test_real_server_unknown_model_fails_per_request(tiny_llm_server):
-    llm = _backend(tiny_llm_server.base_url, model="/no/such/model", max_retries=0)
-    out = llm.generate([_qa(1, max_tokens=4)])
+    llm = backend(tiny_llm_server.base_url, model="/no/such/model", max_retries=0)
+    out = llm.generate([qa_request(1, max_tokens=4)])
     # A 4xx from the real server (it is pinned to one model) fails fast with the body kept.
     assert len(out) == 1 and not out[0].ok and out[0].error.startswith("http_4") and out[0].text
 
@@ -176,7 +95,7 @@ def test_real_server_unknown_model_fails_per_request(tiny_llm_server):
 def test_sends_openai_payload_and_reads_usage(stub_server, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     stub_server.script = [(200, stub_server.ok('{"answer": "Hi."}', prompt_tokens=11, completion_tokens=5))]
-    out = _backend(stub_server.url, temperature=0.3, top_p=0.9).generate([_qa(3, max_tokens=50)])
+    out = backend(stub_server.url, temperature=0.3, top_p=0.9).generate([qa_request(3, max_tokens=50)])
     assert out[0].ok and out[0].text == '{"answer": "Hi."}'
     assert (out[0].prompt_tokens, out[0].completion_tokens) == (11, 5)
     sent = stub_server.received[0]
@@ -193,59 +112,42 @@ def test_sends_openai_payload_and_reads_usage(stub_server, monkeypatch):
 
 def test_structured_output_none_omits_response_format_and_no_key_no_header(stub_server, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
-    _backend(stub_server.url, structured_output="none").generate([_qa(1)])
+    backend(stub_server.url, structured_output="none").generate([qa_request(1)])
     sent = stub_server.received[0]
     assert "response_format" not in sent["json"]
     assert "Authorization" not in sent["headers"]
 
 
 def test_many_requests_come_back_in_order(stub_server):
-    reqs = [_qa(i) for i in range(20)]
-    out = _backend(stub_server.url, concurrency=6).generate(reqs)
+    reqs = [qa_request(i) for i in range(20)]
+    out = backend(stub_server.url, concurrency=6).generate(reqs)
     assert [r.id for r in out] == [r.id for r in reqs]
     # The stub echoes each request's user message, so a mix-up between threads would show here.
     for req, resp in zip(reqs, out, strict=True):
         assert req.context["question"] in resp.text
-    assert _backend(stub_server.url).generate([]) == []
-
-
-def test_retries_500_then_succeeds(stub_server):
-    stub_server.script = [(500, {"error": "overloaded"}), (503, "busy"), (200, stub_server.ok("fine"))]
-    t0 = time.monotonic()
-    out = _backend(stub_server.url, max_retries=3, backoff_s=0.05).generate([_qa(1)])
-    assert out[0].ok and out[0].text == "fine"
-    assert len(stub_server.received) == 3
-    assert time.monotonic() - t0 >= 0.05 * 0.5 + 0.1 * 0.5  # two backoffs, each at least half its base
-
-
-def test_429_gives_up_after_max_retries(stub_server):
-    stub_server.script = [(429, {"error": "slow down"})] * 10
-    out = _backend(stub_server.url, max_retries=2, backoff_s=0.01).generate([_qa(1)])
-    assert not out[0].ok and out[0].error.startswith("http_429") and "after 3 attempts" in out[0].error
-    assert len(stub_server.received) == 3
-    assert "slow down" in out[0].text  # raw body kept for the rejects log
+    assert backend(stub_server.url).generate([]) == []
 
 
 def test_401_fails_fast_and_never_leaks_key(stub_server, monkeypatch):
     monkeypatch.setenv(KEY_ENV, SECRET)
     # A careless server that echoes the credentials it got back in its error body.
     stub_server.script = [(401, lambda req: {"error": f"bad key {req['headers']['Authorization']}"})]
-    out = _backend(stub_server.url, max_retries=5, backoff_s=1.0).generate([_qa(1)])
+    out = backend(stub_server.url, max_retries=5, backoff_s=1.0).generate([qa_request(1)])
     assert len(stub_server.received) == 1
     assert not out[0].ok and out[0].error.startswith("http_401")
     assert SECRET not in out[0].error and SECRET not in out[0].text and "***" in out[0].error
-    assert SECRET not in repr(out[0]) and SECRET not in repr(_backend(stub_server.url).options)
+    assert SECRET not in repr(out[0]) and SECRET not in repr(backend(stub_server.url).options)
 
 
 def test_schema_rejection_retries_only_that_request(stub_server):
     stub_server.script = [(400, {"error": {"message": "response_format json_schema is not supported"}})]
-    llm = _backend(stub_server.url, max_retries=0, concurrency=1)
-    out = llm.generate([_qa(1), _qa(2), _qa(3)])
+    llm = backend(stub_server.url, max_retries=0, concurrency=1)
+    out = llm.generate([qa_request(1), qa_request(2), qa_request(3)])
     assert [r.ok for r in out] == [True, True, True]
     sent = [("response_format" in r["json"]) for r in stub_server.received]
     # q1: rejected with the schema, retried without it; q2 and q3 still ask for structured output.
     assert sent == [True, False, True, True]
-    llm.generate([_qa(4)])  # a later call too: one rejection switches nothing off
+    llm.generate([qa_request(4)])  # a later call too: one rejection switches nothing off
     assert "response_format" in stub_server.received[-1]["json"]
 
 
@@ -264,15 +166,15 @@ def test_schema_rejected_for_one_kind_keeps_it_for_the_others(local_server, capl
                     }
                 },
             )
-        return 200, {}, _ok("fine")
+        return 200, {}, ok_body("fine")
 
     local_server.respond = respond
     dialogue = {"topic": "sky", "questions": [{"question": "Why blue?", "answer": "scattering"}], "rounds": 1}
     reqs = [make_request(f"d{i}", "dialogue", dialogue, seed=i) for i in range(4)] + [
-        _qa(i) for i in range(8)
+        qa_request(i) for i in range(8)
     ]
     caplog.set_level(logging.WARNING)
-    out = _backend(local_server.url, concurrency=4, max_retries=0).generate(reqs)
+    out = backend(local_server.url, concurrency=4, max_retries=0).generate(reqs)
     assert all(r.ok for r in out), [r.error for r in out]
     by_kind = {"dialogue": [], "qa_answer": []}
     for r in local_server.received:
@@ -294,7 +196,7 @@ def test_schema_fallback_that_still_fails_says_both(stub_server):
         (400, {"error": "guided decoding: response_format json_schema unsupported"}),
         (400, {"error": "max_tokens too large"}),
     ]
-    out = _backend(stub_server.url, max_retries=3).generate([_qa(1)])
+    out = backend(stub_server.url, max_retries=3).generate([qa_request(1)])
     assert len(stub_server.received) == 2
     assert not out[0].ok and out[0].error.startswith("http_400") and "max_tokens too large" in out[0].error
     assert "retried without response_format after http_400" in out[0].error
@@ -302,7 +204,7 @@ def test_schema_fallback_that_still_fails_says_both(stub_server):
 
 def test_other_400_is_not_mistaken_for_schema_problem(stub_server):
     stub_server.script = [(400, {"error": "max_tokens too large"})]
-    out = _backend(stub_server.url, max_retries=3).generate([_qa(1)])
+    out = backend(stub_server.url, max_retries=3).generate([qa_request(1)])
     assert not out[0].ok and "max_tokens" in out[0].error and len(stub_server.received) == 1
 
 
@@ -316,7 +218,7 @@ def test_finish_reason_length_is_a_failure_that_keeps_text_and_counts(stub_serve
     plain = LLMRequest(
         id="p1", kind="qa_answer", messages=({"role": "user", "content": "Why?"},), max_tokens=8
     )
-    out = _backend(stub_server.url, concurrency=1).generate([_qa(1, max_tokens=8), plain])
+    out = backend(stub_server.url, concurrency=1).generate([qa_request(1, max_tokens=8), plain])
     assert [r.ok for r in out] == [False, False]
     assert out[0].error == "openai_http: hit max_tokens (8) before the JSON object closed"
     assert out[1].error == "openai_http: hit max_tokens (8) before the answer ended"
@@ -327,77 +229,17 @@ def test_finish_reason_length_is_a_failure_that_keeps_text_and_counts(stub_serve
 
 def test_malformed_200_is_a_per_request_error(stub_server):
     stub_server.script = [(200, {"choices": []}), (200, "not json at all")]
-    out = _backend(stub_server.url, concurrency=1).generate([_qa(1), _qa(2), _qa(3)])
+    out = backend(stub_server.url, concurrency=1).generate([qa_request(1), qa_request(2), qa_request(3)])
     assert [r.ok for r in out] == [False, False, True]
     assert out[0].error.startswith("bad_response") and out[1].text == "not json at all"
 
 
-def test_connection_refused_is_retried_then_reported():
-    with socket.socket() as s:  # a port nobody listens on once this closes
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    out = _backend(f"http://127.0.0.1:{port}/v1", max_retries=1, backoff_s=0.01).generate([_qa(1)])
-    assert not out[0].ok and out[0].error.startswith("connection:") and "after 2 attempts" in out[0].error
-
-
-def test_retry_after_seconds_is_honoured_on_the_wire(local_server):
-    replies = [(429, {"Retry-After": "1"}, {"error": "slow down"})]
-    local_server.respond = lambda req: replies.pop(0) if replies else (200, {}, _ok("fine"))
-    t0 = time.monotonic()
-    out = _backend(local_server.url, max_retries=2, backoff_s=0.01).generate([_qa(1)])
-    elapsed = time.monotonic() - t0
-    assert out[0].ok and out[0].text == "fine" and len(local_server.received) == 2
-    assert 1.0 <= elapsed < 5  # the server's 1 s, not the 0.01 s backoff
-
-
-@pytest.mark.parametrize(
-    ("header", "cap", "low", "high"),
-    [
-        ("7", 60.0, 7.0, 7.7),  # seconds, plus at most 10% spread
-        ("3600", 5.0, 5.0, 5.0),  # a silly wait is capped
-        ("soon", 60.0, 0.25, 0.75),  # unparseable: the usual backoff (0.5 s base, jitter 0.5x-1.5x)
-        (None, 60.0, 0.25, 0.75),  # absent: same
-    ],
-)
-def test_retry_after_sets_the_wait_between_tries(local_server, monkeypatch, header, cap, low, high):
-    headers = {"Retry-After": header} if header else {}
-    replies = [(503, headers, "busy")]
-    local_server.respond = lambda req: replies.pop(0) if replies else (200, {}, _ok("fine"))
-    llm = _backend(local_server.url, max_retries=1, backoff_s=0.5, retry_after_max_s=cap)
-    waits: list[float] = []
-    monkeypatch.setattr(llm, "_sleep", waits.append)  # only the sleep: the requests are real
-    assert llm.generate([_qa(1)])[0].ok
-    assert len(waits) == 1 and low <= waits[0] <= high, waits
-
-
-def test_retry_after_http_date_on_the_wire(local_server, monkeypatch):
-    when = formatdate(time.time() + 30, usegmt=True)  # "Thu, 01 Jan 2026 00:00:30 GMT"
-    replies = [(503, {"Retry-After": when}, "busy")]
-    local_server.respond = lambda req: replies.pop(0) if replies else (200, {}, _ok("fine"))
-    llm = _backend(local_server.url, max_retries=1, backoff_s=0.01)
-    waits: list[float] = []
-    monkeypatch.setattr(llm, "_sleep", waits.append)
-    assert llm.generate([_qa(1)])[0].ok
-    assert len(waits) == 1 and 28 <= waits[0] <= 33, waits  # 30 s to one-second precision, +10% spread
-
-
-def test_parse_retry_after():
-    now = 1_700_000_000.0
-    assert (
-        parse_retry_after("120") == 120 and parse_retry_after(" 1.5 ") == 1.5 and parse_retry_after("0") == 0
-    )
-    assert parse_retry_after(formatdate(now + 42, usegmt=True), now=now) == 42
-    assert parse_retry_after(formatdate(now - 42, usegmt=True), now=now) == 0  # already past: retry now
-    for bad in (None, "", "  ", "-3", "nan", "inf", "soon", "Wed, 21 Oct 2015 07:28:00"):  # last: no zone
-        assert parse_retry_after(bad, now=now) is None, bad
-
-
 def test_pickles_without_its_client(stub_server):
-    llm = _backend(stub_server.url)
-    assert llm.generate([_qa(1)])[0].ok  # client now exists
+    llm = backend(stub_server.url)
+    assert llm.generate([qa_request(1)])[0].ok  # client now exists
     clone = pickle.loads(pickle.dumps(llm))
     assert clone._client is None and clone.options == llm.options
-    assert clone.generate([_qa(2)])[0].ok
+    assert clone.generate([qa_request(2)])[0].ok
     llm.close()
 
 
