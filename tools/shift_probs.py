@@ -3,7 +3,9 @@ before streaming lets one missed block change everything after it.
 
 Kinds: `cue_speak` / `cue_stop` (the assistant's own cue in a dip), `barge_in_stop` (an
 interrupted answer's stop) and `barge_in_window` (the most over the 0.72 s up to it, where
-the trainer also teaches the stop: `data.react_from_s`), `answer_speak` / `answer_end`.
+the trainer also teaches the stop: `data.react_from_s`), `answer_speak` / `answer_end`, and
+`cue_inside` / `answer_inside` (the most over a span's blocks before it may stop: a stop there
+is a cue cut short or an answer's early stop).
 Greedy decoding says `<shift>` where p > `stream.shift_threshold` (0.5), so a kind whose
 median is far below it is a decision the model does not make. docs/trainer.md quotes it.
 Usage: python tools/shift_probs.py CKPT [CKPT ...] --corpus DIR [--corpus DIR]
@@ -21,6 +23,7 @@ from datagen.train.training.answers import answers_of
 from datagen.train.training.data import DuplexDataset, StreamBatcher, open_corpora
 
 WINDOW = 9  # blocks before a barge-in stop: 0.72 s at 80 ms
+INSIDE = 2  # blocks before a span's own stop that the judge still lets it stop (early_blocks)
 
 
 def kinds_of(cut, p: np.ndarray) -> dict[str, list[float]]:
@@ -31,6 +34,9 @@ def kinds_of(cut, p: np.ndarray) -> dict[str, list[float]]:
         out.setdefault(f"{who}_speak", []).append(p[sp.speak])
         if sp.stop is None:
             continue
+        last = sp.stop - (WINDOW if ans.interrupted else INSIDE)  # a stop before it is too soon
+        if last > sp.speak + 1:
+            out.setdefault(f"{who}_inside", []).append(p[sp.speak + 1 : last].max())
         if ans.interrupted:
             out.setdefault("barge_in_stop", []).append(p[sp.stop])
             out.setdefault("barge_in_window", []).append(
