@@ -25,8 +25,8 @@ draw (`cue_share`): the cue's stop is the decision made late, and it is learned
 from the first block after the cue's audio. The wait that protects an answer's
 end does not apply: a cue is one short phrase, and the state it teaches (still
 holding the floor, own voice silent, the user talking again) is exactly where
-a model that has not learned it goes on talking (docs/trainer.md, "The
-assistant's cues").
+a model that has not learned it goes on talking (docs/trainer.md, "Teaching
+the hand-back", has what it did to three SFT runs).
 """
 
 from __future__ import annotations
