@@ -2,8 +2,8 @@
 before streaming lets one missed block change everything after it.
 
 Kinds: `cue_speak` / `cue_stop` (the assistant's own cue in a dip), `barge_in_stop` (an
-interrupted answer's stop) and `barge_in_window` (the most over the 0.72 s up to it, where
-the trainer also teaches the stop: `data.react_from_s`), `answer_speak` / `answer_end`, and
+interrupted answer's stop) and `barge_in_window` (the most over the `data.react_from_s` up to it,
+0.72 s in the recipe, where the trainer also teaches the stop), `answer_speak` / `answer_end`, and
 `cue_inside` / `answer_inside` (the most over a span's blocks before it may stop: a stop there
 is a cue cut short or an answer's early stop).
 Greedy decoding says `<shift>` where p > `stream.shift_threshold` (0.5), so a kind whose
@@ -17,16 +17,17 @@ import argparse
 import numpy as np
 import torch
 
+from datagen.train.common.config import ScoreConfig
 from datagen.train.common.tracks import spans_of
 from datagen.train.training import checkpoint as ckpt
 from datagen.train.training.answers import answers_of
 from datagen.train.training.data import DuplexDataset, StreamBatcher, open_corpora
 
-WINDOW = 9  # blocks before a barge-in stop: 0.72 s at 80 ms
-INSIDE = 2  # blocks before a span's own stop that the judge still lets it stop (early_blocks)
+INSIDE = ScoreConfig().early_blocks  # blocks before a span's own stop that the judge still lets it stop
 
 
-def kinds_of(cut, p: np.ndarray) -> dict[str, list[float]]:
+def kinds_of(cut, p: np.ndarray, window: int) -> dict[str, list[float]]:
+    """`window`: blocks before a barge-in stop where the trainer also teaches it."""
     lab = np.asarray(cut.load_labels())
     out: dict[str, list[float]] = {}
     for sp, ans in zip(spans_of(lab), answers_of(cut, cut.load_audio(), lab), strict=True):
@@ -34,13 +35,13 @@ def kinds_of(cut, p: np.ndarray) -> dict[str, list[float]]:
         out.setdefault(f"{who}_speak", []).append(p[sp.speak])
         if sp.stop is None:
             continue
-        last = sp.stop - (WINDOW if ans.interrupted else INSIDE)  # a stop before it is too soon
+        last = sp.stop - (window if ans.interrupted else INSIDE)  # a stop before it is too soon
         if last > sp.speak + 1:
             out.setdefault(f"{who}_inside", []).append(p[sp.speak + 1 : last].max())
         if ans.interrupted:
             out.setdefault("barge_in_stop", []).append(p[sp.stop])
             out.setdefault("barge_in_window", []).append(
-                p[max(sp.speak + 1, sp.stop - WINDOW) : sp.stop + 1].max()
+                p[max(sp.speak + 1, sp.stop - window) : sp.stop + 1].max()
             )
         else:
             out.setdefault(f"{who}_{'stop' if ans.cue else 'end'}", []).append(p[sp.stop])
@@ -50,6 +51,7 @@ def kinds_of(cut, p: np.ndarray) -> dict[str, list[float]]:
 def probs(path: str, corpora: list[str], n: int) -> dict[str, np.ndarray]:
     """p(<shift>) at each gold decision of the first `n` dialogues of each corpus, by kind."""
     model, cfg, vocab, meta, _ = ckpt.load_model(path, "cpu")
+    window = int(np.ceil((cfg.data.react_from_s or 0.72) / meta["block_s"] - 1e-9))
     found: dict[str, list[float]] = {}
     for corpus in corpora:
         cuts = sorted(list(open_corpora([corpus]))[:n], key=lambda c: c.id)
@@ -64,7 +66,7 @@ def probs(path: str, corpora: list[str], n: int) -> dict[str, np.ndarray]:
                 logits = model.logits(batch["env"], batch["asst"], batch["tokens"])
                 p = torch.softmax(logits, -1)[..., vocab.shift].numpy()
                 for j, cut in enumerate(cuts[i : i + 4]):
-                    for k, v in kinds_of(cut, p[j]).items():
+                    for k, v in kinds_of(cut, p[j], window).items():
                         found.setdefault(k, []).extend(v)
     return {k: np.asarray(v) for k, v in sorted(found.items())}
 
