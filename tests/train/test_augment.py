@@ -38,17 +38,23 @@ def test_an_answer_end_learns_nothing_from_short_silences():
     assert seen > 10
 
 
-def test_a_cue_stop_is_the_decision_moved_and_learned_from_the_block_after_its_audio():
+def test_a_cue_stop_is_the_decision_moved_and_learned_after_its_own_wait():
     gold = render(200, [SpeakSpan(20, 32, (5,)), SpeakSpan(120, 180, (6, 7))])  # a cue, then the answer
     seen = 0
-    for track, voice, targets in _all(gold, [False, False], max_blocks=8, min_finish_blocks=4, cue_stops=[0]):
+    kw = dict(max_blocks=8, min_finish_blocks=6, cue_stops=[0], cue_finish_blocks=3)
+    for track, voice, targets in _all(gold, [False, False], **kw):
         cue, answer = spans_of(track)
         assert cue.speak == 20 and (answer.speak, answer.stop) == (120, 180)  # only the cue's stop moves
-        assert 33 <= cue.stop <= 40 and voice[0].stop is None  # its audio plays out, then silence
-        assert (targets[32 : cue.stop + 1] == SHIFT_ID).all()  # "stop now" from the cue's own end block on
-        assert not (targets == IGNORE).any()  # no finish wait: a cue has no pause inside it
+        assert 35 <= cue.stop <= 40 and voice[0].stop is None  # its audio plays out, then silence
+        assert targets[32] == SHIFT_ID  # the gold stop, at the cue's last voiced block, stays
+        # the cue's wait, not the answer's: a pause inside "uh-huh, yeah" teaches nothing
+        assert (targets[33:35] == IGNORE).all() and (targets[35 : cue.stop + 1] == SHIFT_ID).all()
+        assert (targets == IGNORE).sum() == 2
         seen += 1
     assert seen == 200
+    no_wait = _all(gold, [False, False], **(kw | {"cue_finish_blocks": 1}))
+    for tr, _, t in no_wait:  # learned from the block after the audio, as before the wait
+        assert not (t == IGNORE).any() and (t[32 : spans_of(tr)[0].stop + 1] == SHIFT_ID).all()
 
 
 def test_a_reaction_stays_put_when_the_answer_starts_late():

@@ -1,6 +1,6 @@
 """`data.late_decisions.cue_share`: on a real assistant_backchannel dialogue of the corpus,
-the cue's stop is the decision made late and every block after the cue's audio learns
-"stop now"; with it off the batch is the one the recipe made before."""
+the cue's stop is the decision made late and, after the cue's wait, every block after its
+audio learns "stop now"; with it off the batch is the one the recipe made before."""
 
 import numpy as np
 import torch
@@ -8,7 +8,7 @@ import torch
 from datagen.train.common.config import LateDecisions
 from datagen.train.common.tracks import spans_of
 from datagen.train.training.answers import answers_of
-from datagen.train.training.data import DuplexDataset, open_corpora
+from datagen.train.training.data import IGNORE, DuplexDataset, open_corpora
 from datagen.train.training.loop import Run
 from datagen.train.training.runtime import Dist
 
@@ -24,7 +24,7 @@ def test_a_cue_dialogue_learns_its_stop_late_and_nothing_else_moves(cfg):
     answers = answers_of(cut, cut.load_audio(), lab)
     cues = [k for k, a in enumerate(answers) if a.cue]
     assert cues and not answers[-1].cue  # the cue(s), then the answer
-    late = LateDecisions(share=0.0, cue_share=1.0, max_blocks=8, min_finish_blocks=5)
+    late = LateDecisions(share=0.0, cue_share=1.0, max_blocks=8, min_finish_blocks=5, cue_finish_blocks=4)
     batch = DuplexDataset(run.batcher, late, seed=0)[[cut]]
     fed = batch["tokens"][0].numpy()
     gold, moved = spans_of(lab), spans_of(run.vocab.to_labels(fed))
@@ -33,8 +33,11 @@ def test_a_cue_dialogue_learns_its_stop_late_and_nothing_else_moves(cfg):
     ]
     assert len(changed) == 1 and changed[0] in cues
     k = changed[0]
-    assert moved[k].speak == gold[k].speak and gold[k].stop < moved[k].stop <= gold[k].stop + 8
-    assert (batch["targets"][0, gold[k].stop : moved[k].stop + 1] == run.vocab.shift).all()
+    assert moved[k].speak == gold[k].speak and gold[k].stop + 4 <= moved[k].stop <= gold[k].stop + 8
+    targets, stop = batch["targets"][0], gold[k].stop
+    assert targets[stop] == run.vocab.shift  # gold's own stop block
+    assert (targets[stop + 1 : stop + 4] == IGNORE).all()  # the cue's wait (cue_finish_blocks: 4)
+    assert (targets[stop + 4 : moved[k].stop + 1] == run.vocab.shift).all()  # then "stop now"
 
     off = DuplexDataset(run.batcher, LateDecisions(share=0.0), seed=0)[[cut]]
     assert torch.equal(off["tokens"], DuplexDataset(run.batcher)[[cut]]["tokens"])

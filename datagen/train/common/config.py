@@ -25,9 +25,11 @@ class LateDecisions(Strict):
     max_blocks: int = Field(6, ge=1)
     min_finish_blocks: int = Field(1, ge=1)  # an answer's natural end: at least this late
     # Of the dialogues with the assistant's cues, this share has a cue's stop made late
-    # instead (before `share` is drawn), learned from the block after its audio: a cue is
-    # one short phrase with no pause inside to mistake for its end (augment.late_decision).
+    # instead (before `share` is drawn), learned from `cue_finish_blocks` after its audio
+    # on: a cue such as "uh-huh, yeah" has a pause inside it too, up to 0.25 s in our
+    # voices, shorter than an answer's between sentences (augment.late_decision).
     cue_share: float = Field(0.0, ge=0, le=1)
+    cue_finish_blocks: int = Field(4, ge=1)
 
 
 class DataConfig(Strict):

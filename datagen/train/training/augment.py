@@ -21,12 +21,13 @@ unchanged: this lives in the trainer (`data.late_decisions`), and the judge
 still scores against gold.
 
 The assistant's own cues ("mm-hmm" in a dip of the user's turn) get their own
-draw (`cue_share`): the cue's stop is the decision made late, and it is learned
-from the first block after the cue's audio. The wait that protects an answer's
-end does not apply: a cue is one short phrase, and the state it teaches (still
-holding the floor, own voice silent, the user talking again) is exactly where
-a model that has not learned it goes on talking (docs/trainer.md, "Teaching
-the hand-back", has what it did to three SFT runs).
+draw (`cue_share`): the cue's stop is the decision made late, and the state it
+teaches (still holding the floor, own voice silent, the user talking again) is
+exactly where a model that has not learned it goes on talking. Its wait is its
+own (`cue_finish_blocks`): a cue is short, but one with a comma ("uh-huh, yeah")
+has 0.16-0.25 s of silence inside it in our voices. Learned from the first
+silent block, a model stopped at that comma and then, the dip still silent,
+took the turn (docs/trainer.md, "Teaching the hand-back", has both runs).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def late_decision(
     max_blocks: int,
     min_finish_blocks: int = 1,
     cue_stops: Sequence[int] = (),
+    cue_finish_blocks: int = 1,
 ) -> tuple[np.ndarray, list[SpeakSpan], np.ndarray] | None:
     """(fed-back track, voice spans, targets) with one decision moved later; None if
     none can move. Targets are label ids, IGNORE where nothing is learned.
@@ -55,7 +57,8 @@ def late_decision(
     `interrupted[k]` says whether answer k's stop is a reaction (it stays put when
     the answer starts late) or the natural end of its audio (it moves with it).
     `cue_stops`: the spans that are the assistant's cues; when given, one of their
-    stops is the decision moved, with no `min_finish_blocks` wait."""
+    stops is the decision moved, with a wait of `cue_finish_blocks` instead of
+    `min_finish_blocks`."""
     n = len(labels)
     spans = spans_of(labels)
     if not spans or len(interrupted) != len(spans):
@@ -68,8 +71,9 @@ def late_decision(
         if not options:
             return None
     k, what = options[int(rng.integers(len(options)))]
-    finish = what == "stop" and not interrupted[k] and k not in cue_stops
-    lowest = min_finish_blocks if finish else 1
+    finish = what == "stop" and not interrupted[k]
+    wait = cue_finish_blocks if k in cue_stops else min_finish_blocks
+    lowest = wait if finish else 1
     delay = int(rng.integers(min(lowest, max_blocks), max_blocks + 1))
     sp = spans[k]
     nxt = spans[k + 1].speak if k + 1 < len(spans) else n
@@ -89,7 +93,7 @@ def late_decision(
     targets = track.copy()
     targets[skip[0] : skip[1]] = SHIFT_ID  # "now", at every block it waited
     if finish:
-        targets[skip[0] + 1 : skip[0] + min_finish_blocks] = IGNORE
+        targets[skip[0] + 1 : skip[0] + wait] = IGNORE
     voice = [SpeakSpan(s.speak, s.stop if interrupted[i] else None) for i, s in enumerate(new)]
     return track, voice, targets
 

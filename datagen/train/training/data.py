@@ -175,7 +175,9 @@ class DuplexDataset(torch.utils.data.Dataset):
         late = self.late
         cues = [k for k, a in enumerate(answers) if a.cue]
         if cues and late.cue_share > 0 and rng.random() < late.cue_share:
-            return late_decision(lab, interrupted, rng, late.max_blocks, late.min_finish_blocks, cues)
+            return late_decision(
+                lab, interrupted, rng, late.max_blocks, late.min_finish_blocks, cues, late.cue_finish_blocks
+            )
         if late.share > 0 and rng.random() < late.share:
             return late_decision(lab, interrupted, rng, late.max_blocks, late.min_finish_blocks)
         return None
