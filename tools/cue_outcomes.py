@@ -9,6 +9,7 @@ voice` (it stopped once its voice had begun, at a pause inside the cue or after 
 `--corpus` (the cue set the logs were made on), every outcome is also split by the cue's text:
 with a comma ("uh-huh, yeah", a pause inside it in our voices) or without.
 Usage: python tools/cue_outcomes.py LOG [LOG ...] [--name NAME ...] [--corpus DIR] [--png OUT]
+       [--synth-delay-s S]  (the recipe's `timeline.synth_delay_s`, if not the default 0.32)
 """
 
 import argparse
@@ -109,11 +110,12 @@ def main() -> None:
     ap.add_argument("--name", action="append", default=[])
     ap.add_argument("--corpus", help="the cue set the logs were made on: split by the cue's text")
     ap.add_argument("--png")
+    ap.add_argument("--synth-delay-s", type=float, default=TimelineConfig().synth_delay_s)
     args = ap.parse_args()
     names = args.name or args.logs
     if len(names) != len(args.logs):
         ap.error("give one --name per log, or none")
-    runs = [dips(p, TimelineConfig().synth_delay_s) for p in args.logs]
+    runs = [dips(p, args.synth_delay_s) for p in args.logs]
     print(table(names, runs, cue_texts(args.corpus) if args.corpus else None))
     if args.png:
         plot(names, runs, args.png)
