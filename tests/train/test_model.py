@@ -114,3 +114,40 @@ def test_the_vad_head_learns_and_inference_models_load_without_it(cfg):
     assert plain.vad_head is None
     load_model_state(plain, run.model.state_dict())  # the training-only head is dropped
     assert torch.equal(plain.connector[0].weight, run.model.connector[0].weight)
+
+
+def _with_pre_voice(cfg, n):
+    return cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"pre_voice_blocks": n})})
+
+
+def test_the_turn_state_marks_the_blocks_before_its_voice_began(cfg):
+    """With pre_voice_blocks N, the N blocks after a speak-<shift> are state 2 (its voice
+    not begun), later speaking blocks 1, listening 0; a stop ends it at once. Without it,
+    the two states as before."""
+    s = VOCAB.shift
+    tokens = torch.tensor([[0, s, 1, 1, 1, 1, s, 0, 0, s, s, 1, 1]])
+    assert _model(_with_pre_voice(cfg, 2)).speaking_before(tokens).tolist() == [
+        [0, 0, 2, 2, 1, 1, 1, 0, 0, 0, 2, 0, 0]
+    ]
+    assert _model(cfg).speaking_before(tokens).tolist() == [[0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0]]
+    three = _model(_with_pre_voice(cfg, 2))
+    assert three.state_emb.shape[0] == 3
+    assert [three.state_now(True, k) for k in (1, 2, 3)] == [2, 2, 1] and three.state_now(False, 1) == 0
+
+
+def test_the_pre_voice_state_starts_as_the_speaking_one(cfg):
+    """Same seed, with and without the third state: the same weights at step 0 (it
+    draws nothing more), its row a copy of the speaking row, so the same logits."""
+    torch.manual_seed(0)
+    two = _model(cfg)
+    torch.manual_seed(0)
+    three = _model(_with_pre_voice(cfg, 4))
+    assert torch.equal(three.state_emb[:2], two.state_emb) and torch.equal(
+        three.state_emb[2], two.state_emb[1]
+    )
+    for (name, a), (_, b) in zip(two.named_parameters(), three.named_parameters(), strict=True):
+        assert name == "state_emb" or torch.equal(a, b), name
+    env, asst = torch.randn(1, 8 * 10, 80), torch.randn(1, 8 * 10, 80)
+    tokens = torch.tensor([[0, VOCAB.shift, 1, 1, 1, 1, 1, 1, VOCAB.shift, 0]])
+    with torch.no_grad():
+        assert torch.allclose(two.logits(env, asst, tokens), three.logits(env, asst, tokens))

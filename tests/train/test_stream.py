@@ -36,10 +36,12 @@ def _shifty(model, vocab, batch, seed=1):
     model.head = head
 
 
-@pytest.mark.parametrize("own_text", [True, False])
-def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text):
+@pytest.mark.parametrize("own_text,pre_voice", [(True, 0), (False, 0), (True, 3)])
+def test_streamed_tokens_are_the_full_forward_tokens(cfg, own_text, pre_voice):
     """own_text: every token streamed is the full pass's argmax. Otherwise (the default,
-    text fed back from the answer its voice plays) every <shift> decision is."""
+    text fed back from the answer its voice plays) every <shift> decision is. pre_voice:
+    the third turn state (backbone.pre_voice_blocks), streamed as the full pass sets it."""
+    cfg = cfg.model_copy(update={"backbone": cfg.backbone.model_copy(update={"pre_voice_blocks": pre_voice})})
     run = Run(cfg, Dist(), torch.device("cpu"))
     model, vocab = run.model.eval(), run.vocab
     with torch.no_grad():  # untrained, these start at zero: give them something to carry

@@ -71,6 +71,10 @@ class BackboneConfig(Strict):
     intermediate: int = Field(768, ge=8)
     attn_implementation: Literal["sdpa", "eager"] = "sdpa"
     state_embedding: bool = True  # add a learned listening/speaking embedding to each block
+    # With the state embedding, a third state for the first N blocks after a speak-<shift>,
+    # while its voice has not begun (the corpus's synth_delay_s / block_s: 4 for 320 ms at
+    # 80 ms). 0: two states. Why: docs/trainer.md, "Its turn state".
+    pre_voice_blocks: int = Field(0, ge=0)
 
 
 class LoraSettings(Strict):

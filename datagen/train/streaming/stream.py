@@ -127,8 +127,8 @@ def decode(
             sub = model.encoder.subsample(x)[:, -EMB_PER_BLOCK:]
             asst_emb = model.connect(model.encoder.transform(sub, enc_cache, EMB_PER_BLOCK * b), 1)
             audio = torch.cat([env_emb[:, EMB_PER_BLOCK * b : EMB_PER_BLOCK * (b + 1)], asst_emb], dim=1)
-            speaking = torch.tensor([[int(v.speaking)] for v in voices], device=device)
-            parts = [model.with_state(audio[:, None], speaking)[:, 0]]
+            state = [[model.state_now(v.speaking, b - v.speak_block)] for v in voices]
+            parts = [model.with_state(audio[:, None], torch.tensor(state, device=device))[:, 0]]
             if prev_tok is not None:
                 parts.insert(0, model.embed(prev_tok)[:, None].to(asst_emb.dtype))
             seq = torch.cat(parts, dim=1)

@@ -209,6 +209,12 @@ class DuplexModel(nn.Module):
         # Unit scale, as the connector's output: added to those embeddings, a small one
         # is drowned and never learned from (seen: norm 0.4 against 15).
         self.state_emb = nn.Parameter(torch.randn(2, hidden)) if cfg.backbone.state_embedding else None
+        # A third state, "speaking, its voice not begun" (backbone.pre_voice_blocks), starting
+        # as the speaking one: the same model at step 0 and the same random draws as without
+        # it, so a run with it differs from one without only by what it learns.
+        self.pre_voice_blocks = cfg.backbone.pre_voice_blocks
+        if self.state_emb is not None and self.pre_voice_blocks:
+            self.state_emb = nn.Parameter(torch.cat([self.state_emb.data, self.state_emb.data[1:]]))
         # Training-only head: speech on channel 0 per encoder frame (vad_loss).
         self.vad_head = nn.Linear(cfg.encoder.dim, 1) if cfg.optim.vad_weight > 0 else None
 
@@ -242,9 +248,22 @@ class DuplexModel(nn.Module):
         return torch.cat([e.view(b, t // 2, 2, h), a.view(b, t // 2, 2, h)], dim=2)
 
     def speaking_before(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, n): 1 where the model is speaking when block b begins (odd number of <shift>s before it)."""
+        """(B, n): the turn state when block b begins: 1 where the model is speaking (an odd
+        number of <shift>s before b), 0 where listening; with `pre_voice_blocks` N, 2 where
+        it is speaking and its speak-<shift> was at most N blocks before b (see `turn_state`)."""
         shifts = (tokens == self.vocab.shift).long()
-        return ((shifts.cumsum(1) - shifts) % 2).long()
+        speaking = (shifts.cumsum(1) - shifts) % 2
+        if not self.pre_voice_blocks:
+            return speaking.long()
+        at = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+        last = torch.where(shifts.bool(), at, -1).cummax(1).values  # the last <shift> at or before b
+        before = torch.cat([torch.full_like(last[:, :1], -1), last[:, :-1]], 1)  # ... before b
+        return turn_state(speaking, at - before, self.pre_voice_blocks)
+
+    def state_now(self, speaking: bool, since_speak: int) -> int:
+        """One dialogue's turn state in streaming: `speaking_before` for a decoder that
+        knows whether it speaks and how many blocks ago it decided to."""
+        return int(turn_state(torch.tensor(speaking), torch.tensor(since_speak), self.pre_voice_blocks))
 
     def with_state(self, audio: torch.Tensor, speaking: torch.Tensor) -> torch.Tensor:
         """Add the turn-state embedding to a block's audio embeddings (B, n, 4, H); speaking (B, n)."""
@@ -364,3 +383,18 @@ def build_on(cfg: TrainConfig, vocab: LabelVocab, device: torch.device) -> Duple
         if p is not None:
             p.data = p.data.float()
     return model.to(device)
+
+
+def turn_state(speaking: torch.Tensor, since_speak: torch.Tensor, pre_voice_blocks: int) -> torch.Tensor:
+    """0 listening, 1 speaking, 2 speaking within `pre_voice_blocks` blocks of its
+    speak-<shift> (0: never 2).
+
+    Why a third state: a speak-<shift> starts the voice `synth_delay_s` later, and
+    a short cue's text is fed back within that delay; so in those blocks the model
+    is speaking, hears itself silent and reads `<think>`, exactly as after its cue
+    has ended, where it should stop. Trained to stop there, it stopped before its
+    voice began as well (a "blip before the voice": tools/cue_outcomes.py)."""
+    speaking = speaking.long()
+    if not pre_voice_blocks:
+        return speaking
+    return speaking + (speaking.bool() & (since_speak <= pre_voice_blocks)).long()
