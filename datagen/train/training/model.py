@@ -209,12 +209,16 @@ class DuplexModel(nn.Module):
         # Unit scale, as the connector's output: added to those embeddings, a small one
         # is drowned and never learned from (seen: norm 0.4 against 15).
         self.state_emb = nn.Parameter(torch.randn(2, hidden)) if cfg.backbone.state_embedding else None
-        # A third state, "speaking, its voice not begun" (backbone.pre_voice_blocks), starting
-        # as the speaking one: the same model at step 0 and the same random draws as without
-        # it, so a run with it differs from one without only by what it learns.
+        # A third state, "speaking, its voice not begun" (backbone.pre_voice_blocks): its row
+        # is drawn with the generator's state restored after, so every other weight and every
+        # later random draw is a run's without it, and the two differ only by that state.
+        # Drawn, not copied from the speaking row: a copy moved 0.6-1.0 from it in 300 steps
+        # (rows 19 apart) and the model could not tell the two states apart.
         self.pre_voice_blocks = cfg.backbone.pre_voice_blocks
         if self.state_emb is not None and self.pre_voice_blocks:
-            self.state_emb = nn.Parameter(torch.cat([self.state_emb.data, self.state_emb.data[1:]]))
+            with torch.random.fork_rng(devices=[]):
+                row = torch.randn(1, hidden, device="cpu")  # the generator fork_rng restores
+            self.state_emb = nn.Parameter(torch.cat([self.state_emb.data, row.to(self.state_emb.device)]))
         # Training-only head: speech on channel 0 per encoder frame (vad_loss).
         self.vad_head = nn.Linear(cfg.encoder.dim, 1) if cfg.optim.vad_weight > 0 else None
 
