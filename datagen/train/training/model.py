@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from datagen.train.common.config import TrainConfig
+from datagen.train.training.turn_state import states_of, turn_state
 from datagen.train.training.vocab import LabelVocab
 
 PER_BLOCK = 5  # 2 env + 2 assistant embeddings + 1 token
@@ -255,14 +256,7 @@ class DuplexModel(nn.Module):
         """(B, n): the turn state when block b begins: 1 where the model is speaking (an odd
         number of <shift>s before b), 0 where listening; with `pre_voice_blocks` N, 2 where
         it is speaking and its speak-<shift> was at most N blocks before b (see `turn_state`)."""
-        shifts = (tokens == self.vocab.shift).long()
-        speaking = (shifts.cumsum(1) - shifts) % 2
-        if not self.pre_voice_blocks:
-            return speaking.long()
-        at = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
-        last = torch.where(shifts.bool(), at, -1).cummax(1).values  # the last <shift> at or before b
-        before = torch.cat([torch.full_like(last[:, :1], -1), last[:, :-1]], 1)  # ... before b
-        return turn_state(speaking, at - before, self.pre_voice_blocks)
+        return states_of(tokens, self.vocab.shift, self.pre_voice_blocks)
 
     def state_now(self, speaking: bool, since_speak: int) -> int:
         """One dialogue's turn state in streaming: `speaking_before` for a decoder that
@@ -387,18 +381,3 @@ def build_on(cfg: TrainConfig, vocab: LabelVocab, device: torch.device) -> Duple
         if p is not None:
             p.data = p.data.float()
     return model.to(device)
-
-
-def turn_state(speaking: torch.Tensor, since_speak: torch.Tensor, pre_voice_blocks: int) -> torch.Tensor:
-    """0 listening, 1 speaking, 2 speaking within `pre_voice_blocks` blocks of its
-    speak-<shift> (0: never 2).
-
-    Why a third state: a speak-<shift> starts the voice `synth_delay_s` later, and
-    a short cue's text is fed back within that delay; so in those blocks the model
-    is speaking, hears itself silent and reads `<think>`, exactly as after its cue
-    has ended, where it should stop. Trained to stop there, it stopped before its
-    voice began as well (a "blip before the voice": tools/cue_outcomes.py)."""
-    speaking = speaking.long()
-    if not pre_voice_blocks:
-        return speaking
-    return speaking + (speaking.bool() & (since_speak <= pre_voice_blocks)).long()
