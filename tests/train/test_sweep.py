@@ -51,3 +51,13 @@ def test_a_small_sweep_end_to_end(local_corpus, tmp_path):
     assert "| mixed | 4 |" in (tmp_path / "sweep" / "sweep.md").read_text()
     again = sweep(tmp_path / "sft", c, [c], tmp_path / "sweep", **kw)  # resumes: nothing redone
     assert again["rows"] == rows
+    # a later call for another point adds its row to the folder's table, in source order
+    more = sweep(
+        tmp_path / "sft", c, [c], tmp_path / "sweep", **(kw | {"pairs": [2], "sources": ["simulate"]})
+    )
+    assert [(r["source"], r["pairs"]) for r in more["rows"]] == [
+        ("SFT (before)", 0),
+        ("simulate", 2),
+        ("mixed", 4),
+    ]
+    assert more["rows"][2] == rows[1] and (tmp_path / "sweep" / "sweep.png").stat().st_size > 0

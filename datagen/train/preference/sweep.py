@@ -114,14 +114,38 @@ def sweep(
             if not (d / "errors.jsonl").is_file():  # trained already when its errors are logged
                 sets = [f"dpo.init={run}", f"dpo.pairs={d / 'pairs'}", f"out={d / 'dpo'}", f"seed={seed}"]
                 train_dpo(load_train_config(dpo_recipe, sets + list(overrides or [])), progress=progress)
-            steps = json.loads((ckpt.latest(d / "dpo") / "state.json").read_text())["step"]
-            row = {"source": source, "pairs": len(picked), "asked": n, "steps": steps}
+            row = {"source": source, "pairs": len(picked), "asked": n, "steps": _steps(d)}
             rows.append(row | {"model": _errors(d / "dpo", evals, cues, d, progress)})
-            _write(out, rows)
-    return _write(out, rows)
+            _write(out, rows + _finished_before(out, rows))
+    return _write(out, rows + _finished_before(out, rows))
+
+
+def _steps(d: Path) -> int:
+    return json.loads((ckpt.latest(d / "dpo") / "state.json").read_text())["step"]
+
+
+def _finished_before(out: Path, rows: list[dict]) -> list[dict]:
+    """Rows of the (source, N) steps an earlier call finished in this folder and this one
+    did not ask for, from their kept pairs, checkpoints and scores."""
+    asked = {(r["source"], r.get("asked")) for r in rows}
+    found = []
+    for d in sorted(out.iterdir()) if out.is_dir() else []:
+        source, _, n = d.name.rpartition("_")
+        if source not in SOURCES or not n.isdigit() or (source, int(n)) in asked:
+            continue
+        if not (d / "score.json").is_file() or not (d / "pairs" / "pairs.jsonl").is_file():
+            continue
+        picked = (d / "pairs" / "pairs.jsonl").read_text().splitlines()
+        model = json.loads((d / "score.json").read_text())["model"]
+        found.append(
+            {"source": source, "pairs": len(picked), "asked": int(n), "steps": _steps(d), "model": model}
+        )
+    return found
 
 
 def _write(out: Path, rows: list[dict]) -> dict:
+    order = {s: i for i, s in enumerate(SOURCES)}
+    rows = rows[:1] + sorted(rows[1:], key=lambda r: (order[r["source"]], r["asked"]))
     labels = [label for label, _, _ in FIGURES]
     lines = [
         "# DPO against the number of pairs and their source",
@@ -134,4 +158,38 @@ def _write(out: Path, rows: list[dict]) -> dict:
         lines.append(f"| {r['source']} | {r['pairs']} | {r.get('steps', '')} | " + " | ".join(cells) + " |")
     write_text(out / "sweep.md", "\n".join(lines) + "\n")
     write_json(out / "sweep.json", {"rows": rows})
+    plot(rows, out / "sweep.png")
     return {"rows": rows, "table": "\n".join(lines), "report": str(out / "sweep.md")}
+
+
+PLOTTED = ("CI stop F1", "CI stop P", "early stops", "CD stop F1", "turn-taking", "cue success")
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    """One panel per figure: each source's value against the number of pairs (log scale),
+    the SFT model's as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = {label: path for label, path, _ in FIGURES}
+    shown = [f for f in PLOTTED if any(get(r["model"], figures[f]) is not None for r in rows)]
+    fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 2.8), squeeze=False)
+    for ax, label in zip(axes[0], shown, strict=True):
+        base = get(rows[0]["model"], figures[label])
+        if base is not None:
+            ax.axhline(base, color="0.4", linestyle="--", linewidth=1, label="SFT (before)")
+        for source in SOURCES:
+            pts = [(r["pairs"], get(r["model"], figures[label])) for r in rows[1:] if r["source"] == source]
+            pts = [(x, y) for x, y in pts if y is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=source)
+        ax.set_xscale("log")
+        ax.set_xlabel("pairs")
+        ax.set_title(label, fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("DPO against the number of pairs and their source", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
