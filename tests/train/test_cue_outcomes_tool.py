@@ -1,22 +1,16 @@
 """tools/cue_outcomes.py: the judge's `cut_short` split by when the span stopped (before or
 after its voice could start) and whether the model spoke again at once."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+from train_support import load_tool
 
 from datagen.train.common.tracks import SpeakSpan, render
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "cue_outcomes.py"
-
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("cue_outcomes", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("cue_outcomes")
 
 
 def _line(cut: str, spans: list[SpeakSpan], outcome: str) -> dict:

@@ -1,22 +1,16 @@
 """tools/early_stops.py: where inside its answers a model stopped early, and whether a pause
 in its own voice came just before."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
+from train_support import load_tool
 
 from datagen.train.common.tracks import SpeakSpan, render
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "early_stops.py"
-
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("early_stops", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("early_stops")
 
 
 def _line(cut: str, spans: list[SpeakSpan], early: list[int]) -> dict:

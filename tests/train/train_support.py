@@ -27,3 +27,14 @@ def tiny_cfg(corpus: Path, out: Path, **over) -> TrainConfig:
         else:
             raw[k] = v
     return TrainConfig.model_validate(raw)
+
+
+def load_tool(name: str):
+    """A script of tools/ (not a package) imported as a module, for its tests."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
