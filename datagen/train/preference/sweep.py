@@ -186,6 +186,11 @@ def plot(rows: list[dict], png: Path) -> None:
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=source)
         ax.set_xscale("log")
+        ticks = sorted({r["pairs"] for r in rows[1:]})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        if ticks:
+            ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
         ax.set_xlabel("pairs")
         ax.set_title(label, fontsize=9)
     axes[0][0].legend(fontsize=7)
