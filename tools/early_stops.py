@@ -36,7 +36,15 @@ def stops(path: str) -> list[dict]:
             k = err["answer"]
             sp, natural = spans[k], rec["answers"][k]["natural_blocks"]
             spoken = sp.stop - sp.speak
-            out.append({"cut": rec["cut_id"], "answer": k, "spoken": spoken, "share": spoken / natural})
+            out.append(
+                {
+                    "cut": rec["cut_id"],
+                    "answer": k,
+                    "spoken": spoken,
+                    "share": spoken / natural,
+                    "block_s": rec["block_s"],
+                }
+            )
     return out
 
 
@@ -65,7 +73,6 @@ def with_audio(runs: list[list[dict]], corpora: list[str], synth_delay_s: float,
             by_cut.setdefault(d["cut"], []).append(d)
     rng = np.random.default_rng(seed)
     base = []
-    delay = round(synth_delay_s / 0.08)  # its voice starts this many blocks after the decision
     for cut in open_corpora(corpora):
         sups = sorted((s for s in cut.supervisions if s.channel == 1), key=lambda s: s.start)
         if cut.id not in by_cut:
@@ -78,7 +85,10 @@ def with_audio(runs: list[list[dict]], corpora: list[str], synth_delay_s: float,
             n = len(seg) // fr
             db = 20 * np.log10(np.sqrt(np.mean(seg[: n * fr].reshape(n, fr) ** 2, axis=1)) + 1e-9)
             runs_db = _quiet_run_ends(db)
-            d["paused"] = paused_before(runs_db, min(n, int((d["spoken"] - delay) * 8)))
+            voice_s = (
+                d["spoken"] * d["block_s"] - synth_delay_s
+            )  # its voice began synth_delay_s after the decision
+            d["paused"] = paused_before(runs_db, min(n, int(round(voice_s * 100))))
             base += [paused_before(runs_db, int(f)) for f in rng.integers(1, max(n, 2), BASE_POINTS)]
     return float(np.mean(base)) if base else float("nan")
 
