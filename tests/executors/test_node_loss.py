@@ -156,6 +156,10 @@ def test_a_shard_out_of_tries_is_recorded_and_a_rerun_finishes_it(cluster, refer
     """max_tries=1: the shard node_a held when it died is recorded as failed with the
     reason, the other shards finish on node_b, the run exits 2; the same command
     again does only that shard."""
+    import ray.exceptions as ray_exceptions
+
+    from datagen.executors.faults import lost_errors
+
     out = tmp_path / "out-of-tries"
     d = Driver(cluster, str(out), "executor.max_tries=1")
     d.wait_for(lambda: len(_markers(out)) >= 1)
@@ -166,7 +170,10 @@ def test_a_shard_out_of_tries_is_recorded_and_a_rerun_finishes_it(cluster, refer
     stats = json.loads((out / "stats.json").read_text())
     assert not stats["complete"] and len(stats["failed_shards"]) == 1
     failed = stats["failed_shards"][0]
-    assert failed["tries"] == 1 and "ActorDiedError" in failed["reason"], failed
+    # Ray names the loss ActorDiedError, or ActorUnavailableError when the connection reset
+    # reaches the driver before the node is marked dead (seen on a loaded machine): both lost
+    kind = getattr(ray_exceptions, failed["reason"].split(":")[0], None)
+    assert failed["tries"] == 1 and kind is not None and issubclass(kind, lost_errors()), failed
     before = _markers(out)
     assert len(before) == 5 and f"{failed['shard']:06d}" not in before
     cluster.add_node("node_a")
