@@ -74,9 +74,9 @@ def with_audio(runs: list[list[dict]], corpora: list[str], synth_delay_s: float,
     rng = np.random.default_rng(seed)
     base = []
     for cut in open_corpora(corpora):
-        sups = sorted((s for s in cut.supervisions if s.channel == 1), key=lambda s: s.start)
         if cut.id not in by_cut:
             continue
+        sups = sorted((s for s in cut.supervisions if s.channel == 1), key=lambda s: s.start)
         audio, sr = cut.load_audio()[1], cut.sampling_rate
         for d in by_cut[cut.id]:
             sup = sups[d["answer"]]
