@@ -179,6 +179,11 @@ def dpo_pairs(
     simulate: bool = typer.Option(
         False, "--simulate", help="No model yet: make rejected tracks from the corpus"
     ),
+    balance_directions: bool = typer.Option(
+        False,
+        "--balance-directions",
+        help="As many 'stop' as 'go on' pairs: simulated mistakes from the corpus fill the scarcer side",
+    ),
     mix: str = typer.Option(
         None, "--mix", help="Simulated mistakes and weights, e.g. ignore_barge_in=2,early_stop=1"
     ),
@@ -205,15 +210,24 @@ def dpo_pairs(
             late_by=late_by,
             backbone_path=backbone,
             categories=categories.split(",") if categories else None,
+            balance_directions=balance_directions,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in stats["pairs_by_category"].items())
+    ways = ", ".join(f"{k} {v}" for k, v in sorted(stats["pairs_by_direction"].items()))
+    topped = stats.get("directions_topped_up") or {"added": 0}
+    logged = stats["pairs"] - topped["added"]
     typer.echo(
-        f"{stats['pairs']} pairs ({cats}) + {stats['sft_samples']} SFT dialogues -> {out}\n"
-        f"{stats['lines']} logged lines = {stats['pairs']} pairs + {stats['rejected']} rejected "
+        f"{stats['pairs']} pairs ({cats}; {ways}) + {stats['sft_samples']} SFT dialogues -> {out}\n"
+        f"{stats['lines']} logged lines = {logged} pairs + {stats['rejected']} rejected "
         f"{stats['rejected_by_reason']} + {stats['without_error']} without an error"
     )
+    if topped["added"]:
+        typer.echo(
+            f"+ {topped['added']} simulated '{topped['direction']}' pairs to even the directions "
+            f"({topped['needed']} needed)"
+        )
 
 
 @train_app.command()

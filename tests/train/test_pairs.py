@@ -11,7 +11,7 @@ from datagen.train.judging.errlog import make_line, schema_problem, write_log
 from datagen.train.judging.judge import CATEGORIES
 from datagen.train.preference.dpo_data import build
 from datagen.train.preference.pairs import make_pair
-from datagen.train.preference.simulate import MISTAKES, candidates, make_mistake
+from datagen.train.preference.simulate import MISTAKES, PUSHES, candidates, make_mistake
 from datagen.train.streaming.errors import dialogues_of, label_encoder
 
 
@@ -48,6 +48,7 @@ def test_chosen_equals_rejected_before_the_divergent_block_and_differs_at_it(dia
         assert np.array_equal(c[:f], r[:f]) and c[f] != r[f]
         assert (c[f] == SHIFT_ID) != (r[f] == SHIFT_ID)  # a <shift> moved, inserted or removed
         assert r.tolist() == line["predicted"] and schema_problem(pair, "dpo_pair") is None
+        assert pair["direction"] == PUSHES[mistake], (mistake, pair["direction"])
         # chosen behaves as gold from there: the judge finds no error at or after f
         fixed = make_line({**line, "gold_shifts": line["gold_shifts"]}, c, "chosen", ScoreConfig())
         assert all(e["block"] is None or e["block"] < f for e in fixed["errors"] if e["category"]), mistake
@@ -144,3 +145,44 @@ def test_pair_ids_are_unique_when_mistakes_on_one_cut_are_pooled(dialogues):
     pairs = [make_pair(line, tokens, ScoreConfig())[0] for line, tokens, _ in _simulated(dialogues)]
     ids = [p["pair_id"] for p in pairs if p is not None]
     assert len(ids) > 1 and len(set(ids)) == len(ids)
+
+
+def test_balance_directions_evens_stop_and_go_on_with_simulated_pairs(dialogues, local_corpus, tmp_path):
+    """A model that only stops too much: its pairs all say "go on"; balancing adds as many
+    simulated "stop" pairs, on other dialogues, and the logged lines stay accounted for."""
+    lines = [ln for ln, _, m in _simulated(dialogues) if PUSHES[m] == "go_on"]
+    write_log(tmp_path / "stopper.jsonl", lines)
+    plain = build(tmp_path / "stopper.jsonl", [str(local_corpus)], tmp_path / "plain", per_category=3)
+    assert set(plain["pairs_by_direction"]) == {"go_on"} and "directions_topped_up" not in plain
+    stats = build(
+        tmp_path / "stopper.jsonl",
+        [str(local_corpus)],
+        tmp_path / "even",
+        per_category=3,
+        balance_directions=True,
+    )
+    added = stats["directions_topped_up"]
+    assert added == {"direction": "stop", "needed": plain["pairs"], "added": added["added"]}
+    assert 0 < added["added"] <= plain["pairs"]
+    assert stats["pairs_by_direction"] == {"go_on": plain["pairs"], "stop": added["added"]}
+    pairs = [json.loads(x) for x in (tmp_path / "even" / "pairs.jsonl").read_text().splitlines()]
+    own = [p for p in pairs if p["direction"] == "go_on"]
+    extra = [p for p in pairs if p["direction"] == "stop"]
+    assert all(
+        p["checkpoint"].split(":")[1] in ("ignore_barge_in", "miss_related", "react_late", "cue_takes_floor")
+        for p in extra
+    )
+    assert not {p["cut_id"] for p in extra} & {p["cut_id"] for p in own}
+    assert all(schema_problem(p, "dpo_pair") is None for p in pairs)
+    assert stats["lines"] == stats["pairs"] - added["added"] + stats["rejected"] + stats["without_error"]
+    assert len((tmp_path / "even" / "sft.jsonl").read_text().splitlines()) <= stats["pairs"]
+
+    from typer.testing import CliRunner
+
+    from datagen.cli import app
+
+    args = ["dpo", str(tmp_path / "stopper.jsonl"), "--corpus", str(local_corpus), "--per-category", "3"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--balance-directions"])
+    assert res.exit_code == 0, res.output
+    assert f"+ {added['added']} simulated 'stop' pairs to even the directions" in res.output
+    assert (tmp_path / "cli" / "pairs.jsonl").read_text() == (tmp_path / "even" / "pairs.jsonl").read_text()

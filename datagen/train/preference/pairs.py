@@ -15,6 +15,12 @@ the dip and talked on (`took_floor`) or stopped at once (`cut_short`), the
 cue stays and ends where its audio does, handing the floor back. So the two
 tracks are identical up to the first real mistake, and differ at it. A missed
 cue (`no_cue`) gets the gold one.
+
+Each pair also says which way it pushes (`direction`): at the divergent block
+the chosen track stops (`stop`), talks on where the model stopped (`go_on`),
+starts speaking (`speak`) or stays silent where the model spoke (`wait`). A
+model biased towards stopping makes mostly `go_on` pairs, and DPO on those
+alone pushes it past its balance (docs/trainer.md, "Stop, or go on").
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from datagen.train.common.tracks import SpeakSpan, render, spans_of
 from datagen.train.judging.judge import judge
 
 PAIR_SCHEMA = "duplex-dpo-pair/1"
+DIRECTIONS = ("stop", "go_on", "speak", "wait")
 
 
 def target_spans(line: dict, verdict: dict, answer_tokens: Sequence[Sequence[int]]) -> list[SpeakSpan]:
@@ -69,6 +76,17 @@ def first_divergence(a: np.ndarray, b: np.ndarray) -> int | None:
     return int(diff[0]) if len(diff) else None
 
 
+def direction(chosen: np.ndarray, f: int) -> str:
+    """Which way the chosen track turns at block f, where it and the rejected one part:
+    the tracks agree before f, so whether the assistant is speaking there is one fact."""
+    from datagen.text.tokenizer import SHIFT_ID
+
+    speaking = int((chosen[:f] == SHIFT_ID).sum()) % 2 == 1
+    if chosen[f] == SHIFT_ID:
+        return "stop" if speaking else "speak"
+    return "go_on" if speaking else "wait"
+
+
 def voice(track: np.ndarray, n_answers: int) -> list[list]:
     """[answer, speak block, stop block or None] for each span: where that side's voice plays."""
     return [[k, sp.speak, sp.stop] for k, sp in enumerate(spans_of(track)) if k < n_answers]
@@ -101,6 +119,7 @@ def make_pair(
         "corpus": line.get("corpus"),
         "task": line["task"],
         "category": verdict["category"],
+        "direction": direction(chosen, f),
         "first_divergent_block": f,
         "block_s": line["block_s"],
         "tokenizer": line["tokenizer"],

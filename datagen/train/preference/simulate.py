@@ -39,6 +39,16 @@ MISTAKES = (
     "skip_cue",
     "cue_takes_floor",
 )
+PUSHES = {  # the direction of the pair each mistake makes (pairs.direction): what chosen does
+    "stop_at_backchannel": "go_on",
+    "stop_at_distractor": "go_on",
+    "ignore_barge_in": "stop",
+    "miss_related": "stop",
+    "react_late": "stop",
+    "early_stop": "go_on",
+    "skip_cue": "speak",
+    "cue_takes_floor": "stop",
+}
 APPLIES = {  # which gold events a mistake can be made on
     "stop_at_backchannel": ("backchannel",),
     "stop_at_distractor": ("distractor",),

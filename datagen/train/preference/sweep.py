@@ -15,8 +15,6 @@ so a rerun resumes where a killed sweep stopped.
 from __future__ import annotations
 
 import json
-import zlib
-from collections import defaultdict
 from pathlib import Path
 
 from datagen.io.atomic import write_json, write_jsonl, write_text
@@ -24,30 +22,13 @@ from datagen.train.common.config import load_train_config
 from datagen.train.judging.runs import FIGURES, get
 from datagen.train.judging.score import score_log
 from datagen.train.preference.dpo import train_dpo
-from datagen.train.preference.dpo_data import build, read_pairs
+from datagen.train.preference.dpo_data import balanced, build, read_pairs
 from datagen.train.preference.simulate import MISTAKES
 from datagen.train.streaming.errors import run_errors
 from datagen.train.training import checkpoint as ckpt
 
 SOURCES = ("own", "simulate", "mixed")
 ALL = 10**9  # "no cap" for the per-category cap
-
-
-def balanced(pairs: list[dict], n: int, seed: int) -> list[dict]:
-    """n pairs taken round-robin over the categories, each in a seeded order that does
-    not depend on n (a smaller draw is a prefix of a larger one)."""
-    by_cat: dict[str, list[dict]] = defaultdict(list)
-    for p in sorted(pairs, key=lambda p: zlib.crc32(f"{seed}:{p['pair_id']}".encode())):
-        by_cat[p["category"]].append(p)
-    queues = [by_cat[c] for c in sorted(by_cat)]
-    out: list[dict] = []
-    i = 0
-    while len(out) < n and any(queues):
-        q = queues[i % len(queues)]
-        if q:
-            out.append(q.pop(0))
-        i += 1
-    return out
 
 
 def _draw(source: str, n: int, pools: dict[str, tuple[list, list]], seed: int) -> tuple[list, list]:
