@@ -179,10 +179,11 @@ def dpo_pairs(
     simulate: bool = typer.Option(
         False, "--simulate", help="No model yet: make rejected tracks from the corpus"
     ),
-    balance_directions: bool = typer.Option(
-        False,
+    balance_directions: str = typer.Option(
+        None,
         "--balance-directions",
-        help="As many 'stop' as 'go on' pairs: simulated mistakes from the corpus fill the scarcer side",
+        help="As many 'stop' as 'go on' pairs; the scarcer side filled with anchors from the model's "
+        "own right decisions in the log ('own') or with mistakes simulated from the corpus ('simulate')",
     ),
     mix: str = typer.Option(
         None, "--mix", help="Simulated mistakes and weights, e.g. ignore_barge_in=2,early_stop=1"
@@ -225,8 +226,8 @@ def dpo_pairs(
     )
     if topped["added"]:
         typer.echo(
-            f"+ {topped['added']} simulated '{topped['direction']}' pairs to even the directions "
-            f"({topped['needed']} needed)"
+            f"+ {topped['added']} '{topped['direction']}' pairs ({topped['from']}) to even the "
+            f"directions ({topped['needed']} needed)"
         )
 
 

@@ -159,10 +159,15 @@ def test_balance_directions_evens_stop_and_go_on_with_simulated_pairs(dialogues,
         [str(local_corpus)],
         tmp_path / "even",
         per_category=3,
-        balance_directions=True,
+        balance_directions="simulate",
     )
     added = stats["directions_topped_up"]
-    assert added == {"direction": "stop", "needed": plain["pairs"], "added": added["added"]}
+    assert added == {
+        "direction": "stop",
+        "needed": plain["pairs"],
+        "added": added["added"],
+        "from": "simulate",
+    }
     assert 0 < added["added"] <= plain["pairs"]
     assert stats["pairs_by_direction"] == {"go_on": plain["pairs"], "stop": added["added"]}
     pairs = [json.loads(x) for x in (tmp_path / "even" / "pairs.jsonl").read_text().splitlines()]
@@ -182,7 +187,44 @@ def test_balance_directions_evens_stop_and_go_on_with_simulated_pairs(dialogues,
     from datagen.cli import app
 
     args = ["dpo", str(tmp_path / "stopper.jsonl"), "--corpus", str(local_corpus), "--per-category", "3"]
-    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--balance-directions"])
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--balance-directions", "simulate"])
     assert res.exit_code == 0, res.output
-    assert f"+ {added['added']} simulated 'stop' pairs to even the directions" in res.output
+    assert f"+ {added['added']} 'stop' pairs (simulate) to even the directions" in res.output
     assert (tmp_path / "cli" / "pairs.jsonl").read_text() == (tmp_path / "even" / "pairs.jsonl").read_text()
+
+
+def test_balance_directions_own_holds_the_models_right_stops(dialogues, local_corpus, tmp_path):
+    """Anchors: where the model stopped right for a barge-in, chosen is its own track and
+    rejected the same track talking on: a real mistake, the tracks equal before it."""
+    from datagen.train.common.tracks import render
+    from datagen.train.preference.simulate import gold_spans
+
+    wrong = {}
+    for line, _, m in _simulated(dialogues):
+        if m in ("stop_at_backchannel", "stop_at_distractor"):
+            wrong.setdefault(line["cut_id"], line)
+    records = {rec["cut_id"]: rec for _, rec in dialogues}
+    right = []
+    for d, rec in dialogues:
+        if rec["cut_id"] not in wrong and any(e["kind"] == "barge_in" for e in rec["events"]):
+            gold = render(rec["num_blocks"], gold_spans(rec, [a.tokens for a in d.answers]))
+            right.append(make_line(rec, gold, "my-model", ScoreConfig()))
+    assert wrong and right
+    write_log(tmp_path / "log.jsonl", [*wrong.values(), *right])
+    stats = build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "own", balance_directions="own")
+    topped = stats["directions_topped_up"]
+    assert topped["from"] == "own" and topped["direction"] == "stop" and topped["added"] > 0
+    assert topped["added"] == min(topped["needed"], len(right))  # one right stop in each
+    pairs = [json.loads(x) for x in (tmp_path / "own" / "pairs.jsonl").read_text().splitlines()]
+    anchors = [p for p in pairs if p.get("anchor")]
+    assert len(anchors) == topped["added"] and all(schema_problem(p, "dpo_pair") is None for p in anchors)
+    logged = {line["cut_id"]: line for line in right}
+    for p in anchors:
+        c, r, f = np.array(p["chosen"]), np.array(p["rejected"]), p["first_divergent_block"]
+        assert p["chosen"] == logged[p["cut_id"]]["predicted"] and p["direction"] == "stop"
+        assert np.array_equal(c[:f], r[:f]) and c[f] == SHIFT_ID and r[f] != SHIFT_ID
+        assert p["category"] in ("ci_barge_in_user", "ci_barge_in_third_party")
+        talked_on = make_line(records[p["cut_id"]], r, "rejected", ScoreConfig())
+        assert [e["outcome"] for e in talked_on["errors"]] == ["missed"]
+    with pytest.raises(ValueError, match="unknown way to balance"):
+        build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "x", balance_directions="louder")

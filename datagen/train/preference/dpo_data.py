@@ -14,13 +14,14 @@ assistant's cue, judging/judge.py): each keeps at most
 counts), drawn with a seeded generator, the rest rejected as over the cap.
 
 With `balance_directions`, the pairs are also balanced by the way they push
-(`stop` against `go_on`, pairs.py): the scarcer direction is topped up with
-mistakes simulated from the same corpus (simulate.py) that push that way, on
-dialogues the model made no pair of, until the two are even. A model biased
-towards stopping makes few "stop" errors, so its own pairs say "go on" almost
-only; trained on those, seed 1's 600-step model lost its CI recall (0.930 ->
-0.240). The cap evens categories, which does not even directions: a category
-such as `cd_barge_in` holds both.
+(`stop` against `go_on`, pairs.py): the scarcer direction is topped up, on
+dialogues the model made no pair of, until the two are even: with `own`, by
+anchors from the model's own right decisions in the same log (anchors.py); with
+`simulate`, by mistakes simulated from the same corpus that push that way
+(simulate.py). A model biased towards stopping makes few "stop" errors, so its
+own pairs say "go on" almost only; trained on those, seed 1's 600-step model lost
+its CI recall (0.930 -> 0.240). The cap evens categories, which does not even
+directions: a category such as `cd_barge_in` holds both.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from datagen.io.atomic import write_json, write_jsonl
 from datagen.train.common.config import ScoreConfig
 from datagen.train.judging.errlog import make_line, read_log, schema_problem
 from datagen.train.judging.judge import CATEGORIES
+from datagen.train.preference.anchors import anchor_pairs
 from datagen.train.preference.pairs import make_pair
 from datagen.train.preference.simulate import PUSHES
 from datagen.train.streaming.errors import label_encoder
@@ -135,27 +137,37 @@ def balanced(pairs: list[dict], n: int, seed: int) -> list[dict]:
     return out
 
 
-def _top_up(pairs, corpora, seed, late_by, backbone_path, cfg, categories, facts) -> tuple[list[dict], dict]:
-    """Simulated pairs of the scarcer of `stop` and `go_on`, enough to even them (or all
-    there are), on dialogues that hold no pair yet, spread over the categories; their
-    dialogues' facts are added to `facts`."""
+FILLS = ("own", "simulate")  # what tops up the scarcer direction
+
+
+def _top_up(pairs, how, logged, corpora, seed, late_by, backbone_path, cfg, categories, facts):
+    """Pairs of the scarcer of `stop` and `go_on`, enough to even them (or all there are),
+    on dialogues that hold no pair yet, spread over the categories: anchors from the
+    `logged` lines (`own`) or simulated mistakes; simulated dialogues' facts join `facts`."""
     n = Counter(p["direction"] for p in pairs)
     short, long = sorted(("stop", "go_on"), key=lambda d: (n[d], d != "stop"))
     need = n[long] - n[short]
-    books = {"direction": short, "needed": need, "added": 0}
+    books = {"direction": short, "needed": need, "added": 0, "from": how}
     if need <= 0:
         return [], books
-    mix = {m: 1.0 for m, d in PUSHES.items() if d == short}
-    lines, _ = _simulated_lines(corpora, mix, seed, late_by, backbone_path, cfg)
     taken = {p["cut_id"] for p in pairs}
-    lines = [ln for ln in lines if ln["cut_id"] not in taken]
-    encode = label_encoder(lines[0]["tokenizer"], backbone_path) if lines else None
-    facts.update(_corpus_facts(corpora, {ln["cut_id"] for ln in lines}, encode) if lines else {})
     made = []
-    for line in lines:
-        pair, _ = make_pair(line, facts[line["cut_id"]]["tokens"], cfg)
-        if pair and pair["direction"] == short and (not categories or pair["category"] in categories):
-            made.append(pair | {"corpus": facts[line["cut_id"]]["corpus"]})
+    if how == "own":
+        for line in logged:
+            if line["cut_id"] in facts and line["cut_id"] not in taken:
+                made += anchor_pairs(line, facts[line["cut_id"]]["tokens"], short, cfg)
+    else:
+        mix = {m: 1.0 for m, d in PUSHES.items() if d == short}
+        lines, _ = _simulated_lines(corpora, mix, seed, late_by, backbone_path, cfg)
+        lines = [ln for ln in lines if ln["cut_id"] not in taken]
+        encode = label_encoder(lines[0]["tokenizer"], backbone_path) if lines else None
+        facts.update(_corpus_facts(corpora, {ln["cut_id"] for ln in lines}, encode) if lines else {})
+        for line in lines:
+            pair, _ = make_pair(line, facts[line["cut_id"]]["tokens"], cfg)
+            if pair and pair["direction"] == short:
+                made.append(pair)
+    made = [p | {"corpus": facts[p["cut_id"]]["corpus"]} for p in made]
+    made = [p for p in made if not categories or p["category"] in categories]
     extra = balanced(made, need, seed)
     books["added"] = len(extra)
     return extra, books
@@ -172,15 +184,19 @@ def build(
     backbone_path: str | None = None,
     score_cfg: ScoreConfig | None = None,
     categories: list[str] | None = None,
-    balance_directions: bool = False,
+    balance_directions: str | None = None,
 ) -> dict:
     """Pairs from a log (or simulated mistakes), at most `per_category` of each category,
     only of `categories` when given (the rest rejected as `category_not_asked`); with
-    `balance_directions`, as many `stop` as `go_on` pairs (simulated ones fill the gap)."""
+    `balance_directions` (`own` or `simulate`), as many `stop` as `go_on` pairs."""
     cfg = score_cfg or ScoreConfig()
     unknown = set(categories or ()) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown error categories {sorted(unknown)}; choose from {list(CATEGORIES)}")
+    if balance_directions not in (None, *FILLS):
+        raise ValueError(
+            f"unknown way to balance directions {balance_directions!r}; choose from {list(FILLS)}"
+        )
     out = Path(out)
     rejected: list[dict] = []
     if simulate_mix is not None:
@@ -227,7 +243,9 @@ def build(
         pairs += keep
     topped = None
     if balance_directions:
-        extra, topped = _top_up(pairs, corpora, seed, late_by, backbone_path, cfg, categories, facts)
+        extra, topped = _top_up(
+            pairs, balance_directions, lines, corpora, seed, late_by, backbone_path, cfg, categories, facts
+        )
         pairs += extra
     for p in pairs:
         assert schema_problem(p, "dpo_pair") is None, schema_problem(p, "dpo_pair")

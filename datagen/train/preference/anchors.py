@@ -1,0 +1,104 @@
+"""Anchor pairs: a model's own right decisions, held against the mistake it did not make.
+
+`datagen dpo --balance-directions own` evens `stop` and `go_on` pairs (pairs.py)
+with these rather than with simulated mistakes. Where the model stopped in time
+for a barge-in or a related question, *chosen* is its own track and *rejected*
+the same track talking on through it to the answer's natural end; where it
+talked on through a backchannel or a distractor, *rejected* stops there (as
+simulate.py's `stop_at_*` mistakes do, but on the model's own track).
+
+Why not simulated mistakes on gold tracks: seed 1's 600-step model, biased
+towards stopping, kept its recall when its 92 "go on" pairs were evened with 88
+simulated "stop" ones, but stopped early more often (0.220 -> 0.371): a
+simulated pair's chosen side is the corpus's stop, where this model does not
+stop, so it teaches stopping rather than holding what the model does. An
+anchor's chosen side is what the model already does (the chosen side's
+log-probability is high to start with), so APO-zero mostly lowers the
+rejected side: talking through a barge-in it already stops for.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from datagen.train.common.config import ScoreConfig
+from datagen.train.common.tracks import SpeakSpan, render, spans_of, speaking_at
+from datagen.train.judging.judge import category_of, judge
+from datagen.train.preference.pairs import PAIR_SCHEMA, direction, first_divergence, voice
+
+STOP_KINDS = ("barge_in", "related_question")  # a right stop: its anchor's rejected side talks on
+GO_ON_KINDS = ("backchannel", "distractor")  # a right go-on: its anchor's rejected side stops
+
+
+def _talks_on(line: dict, spans: list[SpeakSpan], stop: int, answer: int, tokens) -> np.ndarray | None:
+    """The track with the span that stopped at `stop` running to its answer's natural end:
+    what it said, then the rest of the answer's text."""
+    k = next((i for i, sp in enumerate(spans) if sp.stop == stop), None)
+    if k is None:
+        return None
+    end = spans[k].speak + line["answers"][answer]["natural_blocks"]
+    if end <= stop:
+        return None
+    n = line["num_blocks"]
+    said = spans[k].tokens
+    out = spans[:k] + [SpeakSpan(spans[k].speak, end if end < n else None, said + tuple(tokens[len(said) :]))]
+    out += [sp for sp in spans[k + 1 :] if end < n and sp.speak > end]
+    return render(n, out)
+
+
+def _stops_at(line: dict, spans: list[SpeakSpan], ev: dict) -> np.ndarray | None:
+    """The track stopping for the overlay it rightly talked through (simulate.py's reaction point)."""
+    b = line["block_s"]
+    sp = speaking_at(spans, int(ev["time"] / b + 1e-9))
+    if sp is None:
+        return None
+    stop = int(np.ceil((ev["time"] + min(ev["end"] - ev["time"], 1.0) + 0.16) / b - 1e-9))
+    if stop <= sp.speak or (sp.stop is not None and stop >= sp.stop) or stop >= line["num_blocks"]:
+        return None
+    return render(line["num_blocks"], [SpeakSpan(s.speak, stop, s.tokens) if s is sp else s for s in spans])
+
+
+def anchor_pairs(line: dict, answer_tokens, want: str, cfg: ScoreConfig) -> list[dict]:
+    """Anchors of direction `want` (`stop` or `go_on`) from one logged dialogue's right decisions."""
+    predicted = np.asarray(line["predicted"], dtype=np.int32)
+    spans = spans_of(predicted)
+    verdict = judge(line, predicted, cfg)
+    out = []
+    for ev, v in zip(line["events"], verdict["verdicts"], strict=True):
+        if v["outcome"] != "ok":
+            continue
+        if want == "stop" and ev["kind"] in STOP_KINDS:
+            rejected = _talks_on(line, spans, v["block"], ev["answer"], answer_tokens[ev["answer"]])
+        elif want == "go_on" and ev["kind"] in GO_ON_KINDS:
+            rejected = _stops_at(line, spans, ev)
+        else:
+            continue
+        f = None if rejected is None else first_divergence(predicted, rejected)
+        if f is None or direction(predicted, f) != want or not np.array_equal(predicted[:f], rejected[:f]):
+            continue
+        cat = category_of(ev)
+        n = len(line["answers"])
+        crc = zlib.crc32(f"{line['checkpoint']}:anchor".encode())
+        out.append(
+            {
+                "schema": PAIR_SCHEMA,
+                "pair_id": f"{line['cut_id']}:{cat}:{f}:{crc:08x}",
+                "cut_id": line["cut_id"],
+                "corpus": line.get("corpus"),
+                "task": line["task"],
+                "category": cat,
+                "direction": want,
+                "anchor": True,
+                "first_divergent_block": f,
+                "block_s": line["block_s"],
+                "tokenizer": line["tokenizer"],
+                "checkpoint": line["checkpoint"],
+                "chosen": predicted.tolist(),
+                "rejected": rejected.tolist(),
+                "chosen_voice": voice(predicted, n),
+                "rejected_voice": voice(rejected, n),
+            }
+        )
+    return out
