@@ -5,7 +5,8 @@ import json
 import pytest
 from train_support import tiny_cfg
 
-from datagen.train.preference.sweep import balanced, sweep
+from datagen.train.preference.dpo_data import balanced
+from datagen.train.preference.sweep import sweep
 from datagen.train.training.loop import train_sft
 
 

@@ -7,14 +7,14 @@ the same track talking on through it to the answer's natural end; where it
 talked on through a backchannel or a distractor, *rejected* stops there (as
 simulate.py's `stop_at_*` mistakes do, but on the model's own track).
 
-Why not simulated mistakes on gold tracks: seed 1's 600-step model, biased
-towards stopping, kept its recall when its 92 "go on" pairs were evened with 88
-simulated "stop" ones, but stopped early more often (0.220 -> 0.371): a
-simulated pair's chosen side is the corpus's stop, where this model does not
-stop, so it teaches stopping rather than holding what the model does. An
-anchor's chosen side is what the model already does (the chosen side's
-log-probability is high to start with), so APO-zero mostly lowers the
-rejected side: talking through a barge-in it already stops for.
+Why try them: a simulated pair's chosen side is the corpus's stop, not where
+this model stops; an anchor's chosen side is what the model already does (its
+log-probability is high to start with), so APO-zero mostly lowers the rejected
+side, talking through a barge-in it already stops for. Measured on seed 1's
+600-step model (92 "go on" pairs evened with 88 "stop" ones): both fills kept its
+CI recall where the unbalanced run lost it, neither held the bar, and anchors did
+no better than simulated stops (CI F1 0.570 against 0.607, early stops 0.334
+against 0.371; docs/trainer.md, "Stop, or go on").
 """
 
 from __future__ import annotations

@@ -35,7 +35,6 @@ from datagen.train.common.tracks import SpeakSpan, render, spans_of
 from datagen.train.judging.judge import judge
 
 PAIR_SCHEMA = "duplex-dpo-pair/1"
-DIRECTIONS = ("stop", "go_on", "speak", "wait")
 
 
 def target_spans(line: dict, verdict: dict, answer_tokens: Sequence[Sequence[int]]) -> list[SpeakSpan]:
