@@ -19,14 +19,12 @@ against 0.371; docs/trainer.md, "Stop, or go on").
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
 from datagen.train.common.config import ScoreConfig
 from datagen.train.common.tracks import SpeakSpan, render, spans_of, speaking_at
 from datagen.train.judging.judge import category_of, judge
-from datagen.train.preference.pairs import PAIR_SCHEMA, direction, first_divergence, voice
+from datagen.train.preference.pairs import direction, first_divergence, pair_record
 
 STOP_KINDS = ("barge_in", "related_question")  # a right stop: its anchor's rejected side talks on
 GO_ON_KINDS = ("backchannel", "distractor")  # a right go-on: its anchor's rejected side stops
@@ -78,27 +76,6 @@ def anchor_pairs(line: dict, answer_tokens, want: str, cfg: ScoreConfig) -> list
         f = None if rejected is None else first_divergence(predicted, rejected)
         if f is None or direction(predicted, f) != want or not np.array_equal(predicted[:f], rejected[:f]):
             continue
-        cat = category_of(ev)
-        n = len(line["answers"])
-        crc = zlib.crc32(f"{line['checkpoint']}:anchor".encode())
-        out.append(
-            {
-                "schema": PAIR_SCHEMA,
-                "pair_id": f"{line['cut_id']}:{cat}:{f}:{crc:08x}",
-                "cut_id": line["cut_id"],
-                "corpus": line.get("corpus"),
-                "task": line["task"],
-                "category": cat,
-                "direction": want,
-                "anchor": True,
-                "first_divergent_block": f,
-                "block_s": line["block_s"],
-                "tokenizer": line["tokenizer"],
-                "checkpoint": line["checkpoint"],
-                "chosen": predicted.tolist(),
-                "rejected": rejected.tolist(),
-                "chosen_voice": voice(predicted, n),
-                "rejected_voice": voice(rejected, n),
-            }
-        )
+        pair = pair_record(line, category_of(ev), f, predicted, rejected, id_salt=":anchor")
+        out.append({**pair, "anchor": True})
     return out

@@ -108,16 +108,23 @@ def make_pair(
     if f is None:
         return None, "no_divergence_from_gold"
     chosen = np.concatenate([rejected[:f], target[f:]])
+    return pair_record(line, verdict["category"], f, chosen, rejected), "ok"
+
+
+def pair_record(
+    line: dict, category: str, f: int, chosen: np.ndarray, rejected: np.ndarray, id_salt: str = ""
+) -> dict:
+    """The pair's line in pairs.jsonl (schemas/dpo_pair.schema.json), for a logged dialogue."""
     n = len(line["answers"])
     return {
         "schema": PAIR_SCHEMA,
         # The checkpoint's hash keeps ids unique when logs of several models (or several
         # simulated mistakes) on one cut are pooled: two can diverge at the same block.
-        "pair_id": f"{line['cut_id']}:{verdict['category']}:{f}:{_crc(line['checkpoint'])}",
+        "pair_id": f"{line['cut_id']}:{category}:{f}:{_crc(line['checkpoint'] + id_salt)}",
         "cut_id": line["cut_id"],
         "corpus": line.get("corpus"),
         "task": line["task"],
-        "category": verdict["category"],
+        "category": category,
         "direction": direction(chosen, f),
         "first_divergent_block": f,
         "block_s": line["block_s"],
@@ -127,4 +134,4 @@ def make_pair(
         "rejected": rejected.tolist(),
         "chosen_voice": voice(chosen, n),
         "rejected_voice": voice(rejected, n),
-    }, "ok"
+    }
