@@ -17,6 +17,15 @@ shards go on. A rerun of the same command tries it again.
 
 A shard committed just before its node died (its marker or folder is there)
 is not redone: the driver reads its counters instead.
+
+An actor that died before it ever ran costs its shard no try: when both worker
+nodes go at once, Ray can place the replacement actor on a node it has not yet
+seen die (~1.5 s), and that actor is cancelled before it starts ("The actor
+never ran"); a CI run spent all three tries of one shard that way before the
+new node came up. Such a loss waits a moment (0.25 s, doubling to 4 s) and
+makes another actor, up to `UNSTARTED_LIMIT` times a shard; after that it
+counts as a try again, so an actor that can never start still ends in a
+recorded failure.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+
+UNSTARTED_LIMIT = 10  # actors that never started, per shard, before such losses count as tries
 
 
 def lost_errors() -> tuple[type[BaseException], ...]:
@@ -69,13 +80,23 @@ def actor_retry_loop(
     the front of the queue for the actors left; when none is left, a new one is
     made (Ray places it wherever the cluster still has room). A shard that hit an
     OS error on an actor is retried on another one while another is at work (a
-    full disk stays full)."""
+    full disk stays full). Each actor's built-in `__ray_ready__` call is queued
+    before its first shard, so a lost try whose actor never answered it never
+    reached the shard (module docstring)."""
     import ray
 
-    actors = [new_actor() for _ in range(n_actors)]
+    ready: dict = {}  # actor -> its __ray_ready__ ref
+
+    def spawn():
+        actor = new_actor()
+        ready[actor] = actor.__ray_ready__.remote()
+        return actor
+
+    actors = [spawn() for _ in range(n_actors)]
     idle = deque(actors)
     todo = deque(pending)
     tries: dict[int, int] = {}
+    unstarted: dict[int, int] = {}  # shard -> its actors that died before they ran
     avoid: dict[int, set] = {}  # shard -> actors it failed on with an OS error (a full disk there)
     running: dict = {}
 
@@ -107,13 +128,21 @@ def actor_retry_loop(
                 if not retryable(e):
                     raise  # a shard's error ends the run here, as with Ray Data
                 k = state.index
+                lost = isinstance(e, lost_errors())
+                # an error raised in the actor's __init__ is the recipe's, not a node's: it counts
+                init_error = getattr(e, "actor_init_failed", False)
+                never_ran = lost and not init_error and not _started(ray, ready[actor])
+                if never_ran and unstarted.get(k, 0) < UNSTARTED_LIMIT:
+                    unstarted[k] = unstarted.get(k, 0) + 1
+                    _say(quiet, f"shard {k:06d}: its actor never started ({reason_of(e)}); another one")
+                    _drop(ray, actor, actors, idle, spawn)
+                    time.sleep(min(0.25 * 2 ** (unstarted[k] - 1), 4.0))
+                    todo.appendleft(state)
+                    fill()
+                    continue
                 tries[k] = tries.get(k, 0) + 1
-                if isinstance(e, lost_errors()):
-                    actors.remove(actor)
-                    ray.kill(actor, no_restart=True)
-                    if not actors:
-                        actors.append(new_actor())
-                        idle.append(actors[-1])
+                if lost:
+                    _drop(ray, actor, actors, idle, spawn)
                 else:
                     idle.append(actor)
                     avoid.setdefault(k, set()).add(actor)  # its retry goes to another actor
@@ -133,6 +162,27 @@ def actor_retry_loop(
     finally:
         for actor in actors:
             ray.kill(actor)
+
+
+def _started(ray, ready_ref) -> bool:
+    """Whether an actor ran at all: its `__ray_ready__` call, queued before any shard, returned."""
+    done, _ = ray.wait([ready_ref], timeout=1.0)
+    if not done:
+        return False
+    try:
+        ray.get(done[0])
+    except Exception:
+        return False
+    return True
+
+
+def _drop(ray, actor, actors: list, idle: deque, spawn: Callable) -> None:
+    """A lost actor goes; when it was the last, a new one is made (Ray places it where there is room)."""
+    actors.remove(actor)
+    ray.kill(actor, no_restart=True)
+    if not actors:
+        actors.append(spawn())
+        idle.append(actors[-1])
 
 
 def _recovered(paths, k: int) -> dict:

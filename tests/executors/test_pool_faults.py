@@ -100,6 +100,23 @@ class DiskFullActor:
         return b"", json.dumps({"index": index, "counters": {"kept": 1}, "timing": {}})
 
 
+class DiesBeforeItStarts:
+    """A stand-in stage group whose first three actors die while they are made, as one
+    Ray placed on a node that was already dying (a count file says how many were made)."""
+
+    def __init__(self, count: str):
+        path = Path(count)
+        made = int(path.read_text()) if path.exists() else 0
+        path.write_text(str(made + 1))
+        if made < 3:
+            os._exit(1)
+
+    def run_shard(self, index: int) -> tuple[bytes, str]:
+        import json
+
+        return b"", json.dumps({"index": index, "counters": {"kept": 1}, "timing": {}})
+
+
 class _NotDone:
     def is_done(self, k: int) -> bool:
         return False
@@ -125,3 +142,29 @@ def test_plain_actors_retry_an_os_error_then_record_the_shard_and_go_on(ray_loca
     assert sorted(r["index"] for r in got) == [0, 2, 3]
     assert [(f["shard"], f["tries"]) for f in failed] == [(1, 2)]
     assert "No space left on device" in failed[0]["reason"]
+
+
+def test_an_actor_that_never_started_costs_its_shard_no_try(ray_local, tmp_path):
+    """Three replacement actors in a row die before they run (both nodes lost at once,
+    the new actor placed on one Ray has not seen die yet): with two tries a shard, the
+    shard still runs on the fourth, and nothing is recorded failed."""
+    import ray
+
+    from datagen.executors.faults import actor_retry_loop
+
+    count = tmp_path / "made"
+    cls = ray.remote(DiesBeforeItStarts).options(num_cpus=1, max_restarts=0)
+    failed: list[dict] = []
+    got = actor_retry_loop(
+        [_Shard(k) for k in range(2)],
+        lambda: cls.remote(str(count)),
+        1,
+        lambda actor, state: actor.run_shard.remote(state.index),
+        _NotDone(),
+        2,
+        failed,
+        quiet=True,
+    )
+    assert sorted(r["index"] for r in got) == [0, 1]
+    assert failed == []
+    assert count.read_text() == "4"
