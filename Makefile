@@ -18,6 +18,10 @@ ERRORS  ?= $(RUN)/errors.jsonl
 CUE_ERRORS ?= $(RUN)/errors_cues.jsonl
 LOOP    ?= manifests/tiny/loop$(SFX)
 POOL    ?= manifests/dpo_pool
+# DPO's checkpoint (or the SFT model) is chosen on this held-out dev set (recipes/dpo_dev.yaml,
+# `datagen train select`); DEV= (empty) keeps DPO's last step, as before.
+DEV     ?= manifests/dpo_dev
+AFTER   := $(if $(DEV),$(LOOP)/dpo/select/model,$(LOOP)/dpo)
 PAIR_ARGS ?=          # more flags for `datagen dpo` in make dpo-pairs / loop, e.g. --balance-directions
 # A real instruct LLM on the CPU (make corpus-llm, tests/backends/test_llama_cpp.py): llama.cpp's
 # OpenAI-compatible server, compiled once per environment (PyPI has only its source; ~5 min on
@@ -40,7 +44,7 @@ SOURCES ?= own simulate mixed
 QA_SETS ?= bundled
 
 .PHONY: help setup corpus corpus-llm test lint report validate inspect bench clean eval-sets train-sft errors \
-	score dpo-pairs train-dpo loop seeds dpo-sweep exports cosyvoice-code
+	score dpo-pairs train-dpo select-dpo loop seeds dpo-sweep exports cosyvoice-code
 
 help:
 	@echo "make corpus   build the offline tiny corpus into $(OUT) (recipes/tiny.yaml)"
@@ -56,6 +60,7 @@ help:
 	@echo "make score       turn-taking / stop F1 / latencies of $(ERRORS) beside two rule baselines"
 	@echo "make dpo-pairs   DPO pairs from the SFT model's errors on a held-out training pool ($(POOL))"
 	@echo "make train-dpo   DPO of the SFT model on those pairs, SFT subset kept"
+	@echo "make select-dpo  choose DPO's checkpoint (or the SFT model) on the dev set $(DEV)"
 	@echo "make loop        SFT -> errors -> pairs -> DPO -> errors: $(LOOP)/report.md (SEED=n: another seed)"
 	@echo "make seeds       make loop for each of SEEDS=\"$(SEEDS)\", then the table per seed and the spread"
 	@echo "make dpo-sweep   DPO from RUN on PAIRS=\"$(PAIRS)\" pairs of SOURCES=\"$(SOURCES)\" ($(SWEEP_POOL))"
@@ -135,6 +140,9 @@ manifests/train_cpu/stats.json: | $(STAMP)
 $(POOL)/stats.json: | $(STAMP)
 	$(BIN)/datagen run recipes/dpo_pool.yaml
 
+manifests/dpo_dev/stats.json: | $(STAMP)
+	$(BIN)/datagen run recipes/dpo_dev.yaml
+
 manifests/dpo_pool_large/stats.json: | $(STAMP)
 	$(BIN)/datagen run recipes/dpo_pool_large.yaml
 
@@ -156,12 +164,15 @@ train-dpo:
 	$(BIN)/datagen train dpo recipes/train/tiny_cpu_dpo.yaml --set dpo.init=$(RUN) --set seed=$(SEED) \
 		--set dpo.pairs=$(LOOP)/pairs --set out=$(LOOP)/dpo $(ARGS)
 
-loop: train-sft $(foreach e,$(EVAL) $(CUES),$(e)/stats.json)
+select-dpo: $(if $(DEV),$(DEV)/stats.json)
+	$(BIN)/datagen train select $(LOOP)/dpo --dev $(DEV)
+
+loop: train-sft $(foreach e,$(EVAL) $(CUES) $(DEV),$(e)/stats.json)
 	$(BIN)/datagen train errors $(RUN) $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_before.jsonl
 	$(if $(CUES),$(BIN)/datagen train errors $(RUN) --eval $(CUES) --out $(LOOP)/errors_before_cues.jsonl)
-	$(MAKE) --no-print-directory dpo-pairs train-dpo
-	$(BIN)/datagen train errors $(LOOP)/dpo $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_after.jsonl
-	$(if $(CUES),$(BIN)/datagen train errors $(LOOP)/dpo --eval $(CUES) --out $(LOOP)/errors_after_cues.jsonl)
+	$(MAKE) --no-print-directory dpo-pairs train-dpo $(if $(DEV),select-dpo)
+	$(BIN)/datagen train errors $(AFTER) $(foreach e,$(EVAL),--eval $(e)) --out $(LOOP)/errors_after.jsonl
+	$(if $(CUES),$(BIN)/datagen train errors $(AFTER) --eval $(CUES) --out $(LOOP)/errors_after_cues.jsonl)
 	$(BIN)/datagen train compare $(LOOP)/errors_before.jsonl $(LOOP)/errors_after.jsonl --out $(LOOP) \
 		$(if $(CUES),--cues-before $(LOOP)/errors_before_cues.jsonl --cues-after $(LOOP)/errors_after_cues.jsonl)
 

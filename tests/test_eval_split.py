@@ -23,7 +23,10 @@ from datagen.stages.text import TextStage
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = sorted((ROOT / "recipes" / "eval").glob("*.yaml"))
 # Training recipes that run offline; the hub recipes (salmonn_omni*) read train splits of public sets.
-TRAIN = [ROOT / "recipes" / n for n in ("tiny.yaml", "tiny_qc.yaml", "train_cpu.yaml", "dpo_pool.yaml")]
+TRAIN = [
+    ROOT / "recipes" / n
+    for n in ("tiny.yaml", "tiny_qc.yaml", "train_cpu.yaml", "dpo_pool.yaml", "dpo_dev.yaml")
+]
 OFFLINE_EVAL = [p for p in EVAL if load_recipe(p).questions.source != "hf"]
 
 

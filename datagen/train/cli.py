@@ -276,6 +276,24 @@ def runs(
 
 
 @train_app.command()
+def select(
+    run: Path = typer.Argument(..., help="A DPO run folder (its kept checkpoints are the candidates)"),
+    dev: list[str] = typer.Option(..., "--dev", help="Held-out dev corpus (recipes/dpo_dev.yaml)"),
+    out: Path = typer.Option(None, "--out", help="Logs, select.md and model/ (default RUN/select)"),
+    threads: int = typer.Option(None, "--threads", min=1, help="torch CPU threads while it streams"),
+) -> None:
+    """Choose a DPO run's checkpoint (or its SFT model) on a dev set; copy it to OUT/model."""
+    from datagen.train.preference.select import select as run_select
+    from datagen.train.training.vocab import TokenizerMismatch
+
+    try:
+        res = run_select(run, dev, out, threads=threads)
+    except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(res["table"] + f"\nchosen: step {res['chosen_step']} -> {res['model']}")
+
+
+@train_app.command()
 def sweep(
     run: Path = typer.Argument(..., help="The SFT run (or checkpoint) DPO starts from"),
     pool: str = typer.Option(..., "--pool", help="Held-out training pool (recipes/dpo_pool_large.yaml)"),
