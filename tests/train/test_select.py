@@ -84,6 +84,15 @@ def test_a_dpo_runs_checkpoints_are_scored_and_the_chosen_copied(local_corpus, t
     again = select(tmp_path / "dpo", dev, progress=False)  # a rerun streams nothing again
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")} == logs
     assert again["chosen_step"] == res["chosen_step"]
+    # DPO trained again into the same folder (one step fewer, other weights): its logs are not reused
+    cfg2 = tiny_cfg(
+        local_corpus, tmp_path / "dpo", dpo=dpo | {"beta": 0.5}, optim={"max_steps": 2}, save_every=1
+    )
+    train_dpo(cfg2, resume=False, progress=False)
+    select(tmp_path / "dpo", dev, progress=False)
+    now = {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")}
+    assert now["sft.jsonl"] == logs["sft.jsonl"]  # the SFT model is the same
+    assert now["step-00000002.jsonl"] != logs["step-00000002.jsonl"]
     # the chosen model is a run folder like any other
     log = tmp_path / "after.jsonl"
     r = CliRunner().invoke(app, ["train", "errors", res["model"], "--eval", dev[0], "--out", str(log)])

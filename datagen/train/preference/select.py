@@ -22,13 +22,15 @@ misses more, or as many with lower figures: DPO never hands on a model that the 
 set says is worse.
 
 Written to OUT (default DPO_RUN/select): one error log and score per candidate (a
-rerun streams only the missing ones), `select.md`, `select.json`, `select.png`, and
-`model/`, a run folder holding a copy of the chosen checkpoint, which every command
-that takes a run folder (`datagen train errors`, `compare`) reads as it reads a run.
+rerun streams only those missing, or whose weights changed: `<name>.source`),
+`select.md`, `select.json`, `select.png`, and `model/`, a run folder holding a copy
+of the chosen checkpoint, which every command that takes a run folder (`datagen
+train errors`, `compare`) reads as it reads a run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -86,14 +88,22 @@ def select(
     rows = []
     for step, found in candidates(run):
         name = "sft" if step == 0 else f"step-{step:08d}"
-        log = out / f"{name}.jsonl"
-        if not log.is_file():
+        log, mark = out / f"{name}.jsonl", out / f"{name}.source"
+        source = f"{found}\n{_fingerprint(found)}\n" + "".join(f"{d}\n" for d in dev)
+        if not log.is_file() or not mark.is_file() or mark.read_text() != source:
             run_errors(found, dev, log, progress=progress, threads=threads)
+            write_text(mark, source)
         model = score_log(log, out / f"{name}.score.json", baselines=False)["model"]
         rows.append({"step": step, "checkpoint": str(found), "model": model})
     chosen = choose(rows)
     _keep(Path(chosen["checkpoint"]), out / "model")
     return _write(out, rows, chosen, dev)
+
+
+def _fingerprint(found: Path) -> str:
+    """The checkpoint's weights, hashed: a log is reused only for the same weights (a DPO run
+    retrained into the same folder gets its checkpoints streamed again)."""
+    return hashlib.sha256((found / "model.pt").read_bytes()).hexdigest()
 
 
 def _keep(found: Path, model: Path) -> None:
