@@ -175,6 +175,7 @@ loop: train-sft $(foreach e,$(EVAL) $(CUES) $(DEV),$(e)/stats.json)
 	$(if $(CUES),$(BIN)/datagen train errors $(AFTER) --eval $(CUES) --out $(LOOP)/errors_after_cues.jsonl)
 	$(BIN)/datagen train compare $(LOOP)/errors_before.jsonl $(LOOP)/errors_after.jsonl --out $(LOOP) \
 		$(if $(CUES),--cues-before $(LOOP)/errors_before_cues.jsonl --cues-after $(LOOP)/errors_after_cues.jsonl)
+	$(if $(DEV),@grep "^Dev set" $(LOOP)/dpo/select/select.md)
 
 seeds:
 	$(foreach s,$(SEEDS),$(MAKE) --no-print-directory loop SEED=$(s) &&) true

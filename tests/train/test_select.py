@@ -100,3 +100,14 @@ def test_a_dpo_runs_checkpoints_are_scored_and_the_chosen_copied(local_corpus, t
     # an SFT run has nothing to choose from: a clear error, not a traceback
     r = CliRunner().invoke(app, ["train", "select", str(tmp_path / "sft"), "--dev", dev[0]])
     assert r.exit_code != 0 and "not a DPO run" in r.output
+
+
+def test_a_dev_set_rebuilt_at_the_same_path_is_a_new_one(tmp_path):
+    from datagen.train.preference.select import _corpus_id
+
+    (tmp_path / "index.jsonl").write_text('{"id": "a"}\n')
+    first = _corpus_id(str(tmp_path))
+    (tmp_path / "index.jsonl").write_text('{"id": "b"}\n')
+    assert _corpus_id(str(tmp_path)) != first
+    with pytest.raises(FileNotFoundError, match="no corpus at"):
+        _corpus_id(str(tmp_path / "missing"))

@@ -22,7 +22,7 @@ misses more, or as many with lower figures: DPO never hands on a model that the 
 set says is worse.
 
 Written to OUT (default DPO_RUN/select): one error log and score per candidate (a
-rerun streams only those missing, or whose weights changed: `<name>.source`),
+rerun streams only those missing, or whose weights or dev set changed: `<name>.source`),
 `select.md`, `select.json`, `select.png`, and `model/`, a run folder holding a copy
 of the chosen checkpoint, which every command that takes a run folder (`datagen
 train errors`, `compare`) reads as it reads a run.
@@ -89,7 +89,7 @@ def select(
     for step, found in candidates(run):
         name = "sft" if step == 0 else f"step-{step:08d}"
         log, mark = out / f"{name}.jsonl", out / f"{name}.source"
-        source = f"{found}\n{_fingerprint(found)}\n" + "".join(f"{d}\n" for d in dev)
+        source = f"{found}\n{_fingerprint(found)}\n" + "".join(f"{d} {_corpus_id(d)}\n" for d in dev)
         if not log.is_file() or not mark.is_file() or mark.read_text() != source:
             run_errors(found, dev, log, progress=progress, threads=threads)
             write_text(mark, source)
@@ -104,6 +104,14 @@ def _fingerprint(found: Path) -> str:
     """The checkpoint's weights, hashed: a log is reused only for the same weights (a DPO run
     retrained into the same folder gets its checkpoints streamed again)."""
     return hashlib.sha256((found / "model.pt").read_bytes()).hexdigest()
+
+
+def _corpus_id(d: str) -> str:
+    """A dev corpus's dialogues, hashed from its index (a set rebuilt at the same path is new)."""
+    index = Path(d) / "index.jsonl"
+    if not index.is_file():
+        raise FileNotFoundError(f"no corpus at {d} (no index.jsonl): build it first (datagen run RECIPE)")
+    return hashlib.sha256(index.read_bytes()).hexdigest()[:16]
 
 
 def _keep(found: Path, model: Path) -> None:
