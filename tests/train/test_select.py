@@ -1,6 +1,7 @@
 """Choosing DPO's checkpoint on a dev set: the rule on made-up figures, and a small
 DPO run's checkpoints streamed, scored and the chosen one copied to a run folder."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,9 @@ def test_a_dpo_runs_checkpoints_are_scored_and_the_chosen_copied(local_corpus, t
     now = {p.name: p.stat().st_mtime_ns for p in out.glob("*.jsonl")}
     assert now["sft.jsonl"] == logs["sft.jsonl"]  # the SFT model is the same
     assert now["step-00000002.jsonl"] != logs["step-00000002.jsonl"]
+    kept = ckpt.resolve(tmp_path / "dpo" / "select" / "model") / "model.pt"
+    chosen_now = Path(json.loads((out / "select.json").read_text())["chosen"]) / "model.pt"
+    assert kept.read_bytes() == chosen_now.read_bytes()  # the copy follows the retrained weights
     # the chosen model is a run folder like any other
     log = tmp_path / "after.jsonl"
     r = CliRunner().invoke(app, ["train", "errors", res["model"], "--eval", dev[0], "--out", str(log)])

@@ -115,11 +115,8 @@ def _corpus_id(d: str) -> str:
 
 
 def _keep(found: Path, model: Path) -> None:
-    """`model/` becomes a run folder whose latest checkpoint is a copy of `found`."""
-    if ckpt.latest(model) == ckpt.checkpoints_dir(model) / found.name:
-        same = (ckpt.latest(model) / "state.json").read_bytes() == (found / "state.json").read_bytes()
-        if same and (model / "source.txt").read_text().strip() == str(found):
-            return
+    """`model/` becomes a run folder whose latest checkpoint is a copy of `found` (copied
+    each time: a retrained run's step has the same name and state.json, other weights)."""
     tmp = model.parent / (model.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(found, ckpt.checkpoints_dir(tmp) / found.name)
