@@ -185,6 +185,13 @@ def dpo_pairs(
         help="As many 'stop' as 'go on' pairs; the scarcer side filled with anchors from the model's "
         "own right decisions in the log ('own') or with mistakes simulated from the corpus ('simulate')",
     ),
+    turn_anchors: int = typer.Option(
+        0,
+        "--turn-anchors",
+        min=0,
+        help="N more pairs from the model's own timely turns (chosen: it speaks; rejected: silent), "
+        "so that pairs saying 'wait' or 'go on' do not take its turn-taking away",
+    ),
     mix: str = typer.Option(
         None, "--mix", help="Simulated mistakes and weights, e.g. ignore_barge_in=2,early_stop=1"
     ),
@@ -212,13 +219,15 @@ def dpo_pairs(
             backbone_path=backbone,
             categories=categories.split(",") if categories else None,
             balance_directions=balance_directions,
+            turn_anchors=turn_anchors,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
     cats = ", ".join(f"{k} {v}" for k, v in stats["pairs_by_category"].items())
     ways = ", ".join(f"{k} {v}" for k, v in sorted(stats["pairs_by_direction"].items()))
     topped = stats.get("directions_topped_up") or {"added": 0}
-    logged = stats["pairs"] - topped["added"]
+    turns = stats.get("turn_anchors") or {"added": 0}
+    logged = stats["pairs"] - topped["added"] - turns["added"]
     typer.echo(
         f"{stats['pairs']} pairs ({cats}; {ways}) + {stats['sft_samples']} SFT dialogues -> {out}\n"
         f"{stats['lines']} logged lines = {logged} pairs + {stats['rejected']} rejected "
@@ -229,6 +238,8 @@ def dpo_pairs(
             f"+ {topped['added']} '{topped['direction']}' pairs ({topped['from']}) to even the "
             f"directions ({topped['needed']} needed)"
         )
+    if stats.get("turn_anchors"):
+        typer.echo(f"+ {turns['added']} 'speak' anchors of timely turns ({turns['asked']} asked)")
 
 
 @train_app.command()

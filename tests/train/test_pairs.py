@@ -228,3 +228,45 @@ def test_balance_directions_own_holds_the_models_right_stops(dialogues, local_co
         assert [e["outcome"] for e in talked_on["errors"]] == ["missed"]
     with pytest.raises(ValueError, match="unknown way to balance"):
         build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "x", balance_directions="louder")
+
+
+def test_turn_anchors_hold_up_the_models_timely_turns(dialogues, local_corpus, tmp_path):
+    """`--turn-anchors N`: where the model took its turn in time, chosen is its own track and
+    rejected the same track silent for that answer; N of them, on dialogues without a pair,
+    category `turn_taking`; the rejected side, judged, misses that turn."""
+    from datagen.train.common.tracks import render
+    from datagen.train.preference.simulate import gold_spans
+
+    CFG = ScoreConfig()
+    wrong = {}
+    for line, _, m in _simulated(dialogues):
+        if m == "early_stop":
+            wrong.setdefault(line["cut_id"], line)
+    records = {rec["cut_id"]: rec for _, rec in dialogues}
+    right = [
+        make_line(rec, render(rec["num_blocks"], gold_spans(rec, [a.tokens for a in d.answers])), "m", CFG)
+        for d, rec in dialogues
+        if rec["cut_id"] not in wrong and any(e["kind"] == "turn" for e in rec["events"])
+    ]
+    assert wrong and len(right) >= 3
+    write_log(tmp_path / "log.jsonl", [*wrong.values(), *right])
+    plain = build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "plain")
+    assert "speak" not in plain["pairs_by_direction"] and "turn_anchors" not in plain
+    stats = build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "turns", turn_anchors=2)
+    assert stats["turn_anchors"] == {"asked": 2, "added": 2}
+    assert stats["pairs"] == plain["pairs"] + 2 and stats["pairs_by_direction"]["speak"] == 2
+    pairs = [json.loads(x) for x in (tmp_path / "turns" / "pairs.jsonl").read_text().splitlines()]
+    anchors = [p for p in pairs if p["category"] == "turn_taking"]
+    assert len(anchors) == 2 and len({p["cut_id"] for p in anchors}) == 2
+    logged = {line["cut_id"]: line for line in right}
+    for p in anchors:
+        c, r, f = np.array(p["chosen"]), np.array(p["rejected"]), p["first_divergent_block"]
+        assert p["anchor"] and p["direction"] == "speak" and schema_problem(p, "dpo_pair") is None
+        assert p["chosen"] == logged[p["cut_id"]]["predicted"]
+        assert np.array_equal(c[:f], r[:f]) and c[f] == SHIFT_ID and r[f] != SHIFT_ID
+        silent = make_line(records[p["cut_id"]], r, "rejected", ScoreConfig())
+        assert any(e["kind"] == "turn" and e["outcome"] == "no_response" for e in silent["events"])
+    everyone = build(tmp_path / "log.jsonl", [str(local_corpus)], tmp_path / "all", turn_anchors=10**6)
+    assert everyone["turn_anchors"]["added"] == len(right)  # one a dialogue, all there are
+    with pytest.raises(ValueError, match="need its error log"):
+        build(None, [str(local_corpus)], tmp_path / "x", simulate_mix={"early_stop": 1.0}, turn_anchors=1)

@@ -15,6 +15,15 @@ side, talking through a barge-in it already stops for. Measured on seed 1's
 CI recall where the unbalanced run lost it, neither held the bar, and anchors did
 no better than simulated stops (CI F1 0.570 against 0.607, early stops 0.334
 against 0.371; docs/trainer.md, "Stop, or go on").
+
+`datagen dpo --turn-anchors N` adds anchors of a third kind, `speak`: where the
+model took its turn in time (the judge said `ok`), *chosen* is its own track and
+*rejected* the same track silent for that answer. Why: no error category is a
+missed turn, so a pool's pairs push the `<shift>` down in listening blocks
+(`wait`) and, in a model that cannot yet tell its states apart, everywhere
+(`go_on`); nothing holds up the turn-taking the SFT model already had. These
+pairs have the category `turn_taking` (no error category: the model made no
+mistake there).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from datagen.train.preference.pairs import direction, first_divergence, pair_rec
 
 STOP_KINDS = ("barge_in", "related_question")  # a right stop: its anchor's rejected side talks on
 GO_ON_KINDS = ("backchannel", "distractor")  # a right go-on: its anchor's rejected side stops
+TURN_CATEGORY = "turn_taking"  # a `speak` anchor's category: a turn taken in time
 
 
 def _talks_on(line: dict, spans: list[SpeakSpan], stop: int, answer: int, tokens) -> np.ndarray | None:
@@ -58,8 +68,16 @@ def _stops_at(line: dict, spans: list[SpeakSpan], ev: dict) -> np.ndarray | None
     return render(line["num_blocks"], [SpeakSpan(s.speak, stop, s.tokens) if s is sp else s for s in spans])
 
 
+def _stays_silent(line: dict, spans: list[SpeakSpan], speak: int) -> np.ndarray | None:
+    """The track without the span the model began at `speak`: it never took that turn."""
+    if not any(sp.speak == speak for sp in spans):
+        return None
+    return render(line["num_blocks"], [sp for sp in spans if sp.speak != speak])
+
+
 def anchor_pairs(line: dict, answer_tokens, want: str, cfg: ScoreConfig) -> list[dict]:
-    """Anchors of direction `want` (`stop` or `go_on`) from one logged dialogue's right decisions."""
+    """Anchors of direction `want` (`stop`, `go_on` or `speak`) from one logged dialogue's
+    right decisions."""
     predicted = np.asarray(line["predicted"], dtype=np.int32)
     spans = spans_of(predicted)
     verdict = judge(line, predicted, cfg)
@@ -71,11 +89,14 @@ def anchor_pairs(line: dict, answer_tokens, want: str, cfg: ScoreConfig) -> list
             rejected = _talks_on(line, spans, v["block"], ev["answer"], answer_tokens[ev["answer"]])
         elif want == "go_on" and ev["kind"] in GO_ON_KINDS:
             rejected = _stops_at(line, spans, ev)
+        elif want == "speak" and ev["kind"] == "turn":
+            rejected = _stays_silent(line, spans, v["block"])
         else:
             continue
         f = None if rejected is None else first_divergence(predicted, rejected)
         if f is None or direction(predicted, f) != want or not np.array_equal(predicted[:f], rejected[:f]):
             continue
-        pair = pair_record(line, category_of(ev), f, predicted, rejected, id_salt=":anchor")
+        category = TURN_CATEGORY if ev["kind"] == "turn" else category_of(ev)
+        pair = pair_record(line, category, f, predicted, rejected, id_salt=":anchor")
         out.append({**pair, "anchor": True})
     return out

@@ -22,6 +22,11 @@ anchors from the model's own right decisions in the same log (anchors.py); with
 own pairs say "go on" almost only; trained on those, seed 1's 600-step model lost
 its CI recall (0.930 -> 0.240). The cap evens categories, which does not even
 directions: a category such as `cd_barge_in` holds both.
+
+With `turn_anchors` N, N more pairs hold up the turns the model took in time
+(`speak` anchors, category `turn_taking`, anchors.py), on dialogues of the log
+that hold no pair yet: no error category is a missed turn, so without them every
+listening-block pair says `wait`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from datagen.io.atomic import write_json, write_jsonl
 from datagen.train.common.config import ScoreConfig
 from datagen.train.judging.errlog import make_line, read_log, schema_problem
 from datagen.train.judging.judge import CATEGORIES
-from datagen.train.preference.anchors import anchor_pairs
+from datagen.train.preference.anchors import TURN_CATEGORY, anchor_pairs
 from datagen.train.preference.pairs import make_pair
 from datagen.train.preference.simulate import PUSHES
 from datagen.train.streaming.errors import label_encoder
@@ -173,6 +178,18 @@ def _top_up(pairs, how, logged, corpora, seed, late_by, backbone_path, cfg, cate
     return extra, books
 
 
+def _turn_anchors(pairs, logged, facts, n, seed, cfg) -> list[dict]:
+    """n `speak` anchors (or all there are), one a dialogue, on logged dialogues with no pair yet."""
+    taken = {p["cut_id"] for p in pairs}
+    made = []
+    for line in logged:
+        if line["cut_id"] in facts and line["cut_id"] not in taken:
+            made += anchor_pairs(line, facts[line["cut_id"]]["tokens"], "speak", cfg)[:1]
+    made = [p | {"corpus": facts[p["cut_id"]]["corpus"]} for p in made]
+    assert all(p["category"] == TURN_CATEGORY for p in made)
+    return _pick(made, n, seed, "pair_id")
+
+
 def build(
     error_log: str | Path | None,
     corpora: list[str],
@@ -185,11 +202,15 @@ def build(
     score_cfg: ScoreConfig | None = None,
     categories: list[str] | None = None,
     balance_directions: str | None = None,
+    turn_anchors: int = 0,
 ) -> dict:
     """Pairs from a log (or simulated mistakes), at most `per_category` of each category,
     only of `categories` when given (the rest rejected as `category_not_asked`); with
-    `balance_directions` (`own` or `simulate`), as many `stop` as `go_on` pairs."""
+    `balance_directions` (`own` or `simulate`), as many `stop` as `go_on` pairs; with
+    `turn_anchors`, that many `speak` anchors from the model's own timely turns."""
     cfg = score_cfg or ScoreConfig()
+    if turn_anchors and simulate_mix is not None:
+        raise ValueError("turn anchors are a model's own timely turns: they need its error log")
     unknown = set(categories or ()) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown error categories {sorted(unknown)}; choose from {list(CATEGORIES)}")
@@ -247,6 +268,8 @@ def build(
             pairs, balance_directions, lines, corpora, seed, late_by, backbone_path, cfg, categories, facts
         )
         pairs += extra
+    turns = _turn_anchors(pairs, lines, facts, turn_anchors, seed, cfg) if turn_anchors else []
+    pairs += turns
     for p in pairs:
         assert schema_problem(p, "dpo_pair") is None, schema_problem(p, "dpo_pair")
     sft = _sft_sample(corpora, len(pairs), seed)
@@ -263,6 +286,7 @@ def build(
         "per_category_cap": cap,
         "pairs_by_direction": dict(Counter(p["direction"] for p in pairs)),
         **({"directions_topped_up": topped} if topped else {}),
+        **({"turn_anchors": {"asked": turn_anchors, "added": len(turns)}} if turn_anchors else {}),
         "sft_samples": len(sft),
         "source": "simulated" if simulate_mix is not None else str(error_log),
     }
