@@ -42,7 +42,7 @@ from datagen.io.atomic import write_json, write_jsonl
 from datagen.train.common.config import ScoreConfig
 from datagen.train.judging.errlog import make_line, read_log, schema_problem
 from datagen.train.judging.judge import CATEGORIES
-from datagen.train.preference.anchors import TURN_CATEGORY, anchor_pairs
+from datagen.train.preference.anchors import STOP_KINDS, anchor_pairs
 from datagen.train.preference.pairs import make_pair
 from datagen.train.preference.simulate import PUSHES
 from datagen.train.streaming.errors import label_encoder
@@ -179,15 +179,28 @@ def _top_up(pairs, how, logged, corpora, seed, late_by, backbone_path, cfg, cate
 
 
 def _turn_anchors(pairs, logged, facts, n, seed, cfg) -> list[dict]:
-    """n `speak` anchors (or all there are), one a dialogue, on logged dialogues with no pair yet."""
+    """n `speak` anchors (or all there are) on logged dialogues with no pair yet, one a
+    dialogue: its last timely turn, those that reply after a stop for a barge-in or a
+    related question first. Those are the turns DPO's `go_on` pairs took away (seeds 0
+    and 1: most turns lost after DPO followed a related question the model had stopped
+    for in time, docs/trainer.md)."""
     taken = {p["cut_id"] for p in pairs}
-    made = []
+    after, other = [], []
     for line in logged:
         if line["cut_id"] in facts and line["cut_id"] not in taken:
-            made += anchor_pairs(line, facts[line["cut_id"]]["tokens"], "speak", cfg)[:1]
-    made = [p | {"corpus": facts[p["cut_id"]]["corpus"]} for p in made]
-    assert all(p["category"] == TURN_CATEGORY for p in made)
-    return _pick(made, n, seed, "pair_id")
+            for p in anchor_pairs(line, facts[line["cut_id"]]["tokens"], "speak", cfg)[-1:]:
+                p["corpus"] = facts[p["cut_id"]]["corpus"]
+                (after if _replies_after_a_stop(line, p["first_divergent_block"]) else other).append(p)
+    first = _pick(after, n, seed, "pair_id")
+    return first + _pick(other, n - len(first), seed, "pair_id")
+
+
+def _replies_after_a_stop(line: dict, speak: int) -> bool:
+    """Whether the model stopped in time for a barge-in or related question before `speak`."""
+    return any(
+        ev["kind"] in STOP_KINDS and ev["outcome"] == "ok" and ev["time"] < speak * line["block_s"]
+        for ev in line["events"]
+    )
 
 
 def build(
