@@ -86,10 +86,11 @@ def select(
     run = Path(run)
     out = Path(out) if out else run / "select"
     rows = []
+    dev_ids = "".join(f"{d} {_corpus_id(d)}\n" for d in dev)  # hashed once, not per candidate
     for step, found in candidates(run):
         name = "sft" if step == 0 else f"step-{step:08d}"
         log, mark = out / f"{name}.jsonl", out / f"{name}.source"
-        source = f"{found}\n{_fingerprint(found)}\n" + "".join(f"{d} {_corpus_id(d)}\n" for d in dev)
+        source = f"{found}\n{_fingerprint(found)}\n" + dev_ids
         if not log.is_file() or not mark.is_file() or mark.read_text() != source:
             run_errors(found, dev, log, progress=progress, threads=threads)
             write_text(mark, source)
