@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _main() -> None:
+    """Make training data for full-duplex spoken-dialogue models."""
+    # `kill -USR1 <pid>` prints every thread's stack to stderr and the command goes on:
+    # where a long run (or one waiting on a lost cluster node) is stuck, without a debugger
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (AttributeError, OSError, ValueError):  # no SIGUSR1 (Windows), stderr not a file (tests)
+        pass
 
 
 def _fail(msg: str) -> None:

@@ -318,6 +318,10 @@ class ExecutorConfig(Strict):
     # Ray: tries per shard when its worker or node is lost, or it hits an OS error (a full
     # disk, the store unreachable); after the last it is recorded as failed and the run goes on
     max_tries: int = Field(3, ge=1)
+    # Ray (plain actors): how long a run waits when no node has room for any of its workers
+    # (every worker node lost, a replacement not up yet) before it records the shards left
+    # as failed and ends; the same command again resumes
+    node_wait_s: float = Field(1800.0, gt=0)
     sizing: SizingConfig = SizingConfig()  # how GPU pools are sized (no effect on the corpus)
 
 

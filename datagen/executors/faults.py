@@ -36,6 +36,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from datagen.executors import actor_watch
+from datagen.executors.actor_watch import ActorWatch, SilentLoss
+
 UNSTARTED_LIMIT = 10  # actors that never started, per shard, before such losses count as tries
 
 
@@ -43,7 +46,7 @@ def lost_errors() -> tuple[type[BaseException], ...]:
     import ray.exceptions as rx
 
     lost = (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError)
-    return lost + (rx.OutOfMemoryError,)
+    return lost + (rx.OutOfMemoryError, SilentLoss)
 
 
 def retryable(e: BaseException) -> bool:
@@ -74,6 +77,7 @@ def actor_retry_loop(
     max_tries: int,
     failed: list[dict],
     quiet: bool = False,
+    node_wait_s: float = 1800.0,
 ) -> Iterator[dict]:
     """Hand shards to `n_actors` actors one at a time; yield each result (a dict,
     decoded from the actor's JSON). A lost actor is dropped and its shard goes to
@@ -82,7 +86,10 @@ def actor_retry_loop(
     OS error on an actor is retried on another one while another is at work (a
     full disk stays full). Each actor's built-in `__ray_ready__` call is queued
     before its first shard, so a lost try whose actor never answered it never
-    reached the shard (module docstring)."""
+    reached the shard (module docstring). While no result comes, the busy actors are
+    checked (actor_watch.py): one dead without its task failing is a lost try; when
+    none has been placed for `node_wait_s`, the shards left are recorded failed and
+    the loop ends."""
     import ray
 
     ready: dict = {}  # actor -> its __ray_ready__ ref
@@ -99,6 +106,7 @@ def actor_retry_loop(
     unstarted: dict[int, int] = {}  # shard -> its actors that died before they ran
     avoid: dict[int, set] = {}  # shard -> actors it failed on with an OS error (a full disk there)
     running: dict = {}
+    watch = ActorWatch(node_wait_s, quiet)
 
     def pick(actor):
         """The first shard not failed on `actor`; any shard when no other actor is at work."""
@@ -120,9 +128,23 @@ def actor_retry_loop(
     try:
         fill()
         while running:
-            (ref,), _ = ray.wait(list(running), num_returns=1)
+            done, _ = ray.wait(list(running), num_returns=1, timeout=actor_watch.WATCH_S)
+            silent = None
+            if not done:
+                lost, give_up = watch.check(ray, running)
+                if give_up:
+                    _give_up(running, todo, tries, failed, node_wait_s, quiet)
+                    return
+                if not lost:
+                    continue
+                gone = f"dead in the GCS {actor_watch.LOST_AFTER_S:.0f} s"
+                silent = SilentLoss(f"{gone}; its task never failed")
+                done = lost[:1]
+            ref = done[0]
             actor, state = running.pop(ref)
             try:
+                if silent is not None:
+                    raise silent
                 _, result = ray.get(ref)
             except Exception as e:
                 if not retryable(e):
@@ -162,6 +184,15 @@ def actor_retry_loop(
     finally:
         for actor in actors:
             ray.kill(actor)
+
+
+def _give_up(running: dict, todo: deque, tries: dict, failed: list[dict], waited: float, quiet: bool) -> None:
+    """No node took a worker for `waited` seconds: every shard left is recorded failed."""
+    reason = f"no node took a worker in {waited:.0f} s (executor.node_wait_s); rerun when one has room"
+    left = [state for _, state in running.values()] + list(todo)
+    for state in sorted(left, key=lambda s: s.index):
+        failed.append({"shard": state.index, "tries": tries.get(state.index, 0), "reason": reason})
+    _say(quiet, f"{len(left)} shard(s) recorded failed: {reason}")
 
 
 def _started(ray, ready_ref) -> bool:

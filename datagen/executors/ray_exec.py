@@ -184,6 +184,7 @@ def _iter_actors(
         recipe.executor.max_tries,
         failed,
         quiet,
+        recipe.executor.node_wait_s,
     )
 
 

@@ -168,3 +168,85 @@ def test_an_actor_that_never_started_costs_its_shard_no_try(ray_local, tmp_path)
     assert sorted(r["index"] for r in got) == [0, 1]
     assert failed == []
     assert count.read_text() == "4"
+
+
+class SleepsOnce:
+    """A stand-in stage group whose first try of shard 0 hangs (its pid in a flag file),
+    as a worker on a node whose death Ray never reported to the driver."""
+
+    def __init__(self, flag: str):
+        self.flag = Path(flag)
+
+    def run_shard(self, index: int) -> tuple[bytes, str]:
+        import json
+        import time
+
+        if index == 0 and not self.flag.exists():
+            self.flag.write_text(str(os.getpid()))
+            time.sleep(600)
+        return b"", json.dumps({"index": index, "counters": {"kept": 1}, "timing": {}})
+
+
+def test_a_dead_actor_whose_task_never_failed_is_a_lost_try(ray_local, tmp_path, monkeypatch, capsys):
+    """The safety net of actor_watch.py: Ray cannot be made to lose the news of an
+    actor's death on demand, so the GCS's view of the hanging actor (and only it) is
+    read as DEAD; the loop counts the try lost, kills the actor, and the shard runs again."""
+    import ray
+
+    from datagen.executors import actor_watch
+    from datagen.executors.faults import actor_retry_loop
+
+    flag = tmp_path / "hung"
+    real = actor_watch.actor_info
+
+    def gcs_view(actor) -> dict:
+        info = real(actor)
+        hung = flag.exists() and info.get("Pid") == int(flag.read_text() or 0)
+        return dict(info, State="DEAD") if hung else info
+
+    monkeypatch.setattr(actor_watch, "actor_info", gcs_view)
+    monkeypatch.setattr(actor_watch, "WATCH_S", 0.2)
+    monkeypatch.setattr(actor_watch, "LOST_AFTER_S", 1.0)
+    cls = ray.remote(SleepsOnce).options(num_cpus=1, max_restarts=0)
+    failed: list[dict] = []
+    got = actor_retry_loop(
+        [_Shard(k) for k in range(3)],
+        lambda: cls.remote(str(flag)),
+        2,
+        lambda actor, state: actor.run_shard.remote(state.index),
+        _NotDone(),
+        2,
+        failed,
+    )
+    assert sorted(r["index"] for r in got) == [0, 1, 2] and failed == []
+    lost = "shard 000000 try 1 lost (SilentLoss: dead in the GCS 1 s; its task never failed)"
+    assert lost in capsys.readouterr().err
+
+
+def test_a_run_no_node_can_take_records_its_shards_and_ends(ray_local, monkeypatch, capsys):
+    """Workers that need what no node has (as when every worker node is lost and no
+    replacement comes): the run says it is waiting, then records every shard failed
+    after node_wait_s instead of waiting forever."""
+    import ray
+
+    from datagen.executors import actor_watch
+    from datagen.executors.faults import actor_retry_loop
+
+    monkeypatch.setattr(actor_watch, "WATCH_S", 0.2)
+    cls = ray.remote(DiskFullActor).options(num_cpus=1, resources={"nowhere": 1}, max_restarts=0)
+    failed: list[dict] = []
+    got = actor_retry_loop(
+        [_Shard(k) for k in range(3)],
+        cls.remote,
+        2,
+        lambda actor, state: actor.run_shard.remote(state.index),
+        _NotDone(),
+        2,
+        failed,
+        node_wait_s=1.5,
+    )
+    assert list(got) == []
+    assert [(f["shard"], f["tries"]) for f in failed] == [(0, 0), (1, 0), (2, 0)]
+    assert all("no node took a worker in 2 s" in f["reason"] for f in failed), failed
+    err = capsys.readouterr().err
+    assert "waiting for a node with room for a worker: 2 shard(s) ready, none placed" in err
