@@ -122,24 +122,24 @@ class _NotDone:
         return False
 
 
+def _plain(new_actor, n_actors: int, shards: int, **kw) -> tuple[list[int], list[dict]]:
+    """faults.actor_retry_loop over `shards` stand-in shards, two tries each: (the
+    shards back, sorted; the failures recorded)."""
+    from datagen.executors.faults import actor_retry_loop
+
+    failed: list[dict] = []
+    todo = [_Shard(k) for k in range(shards)]
+    submit = lambda actor, state: actor.run_shard.remote(state.index)  # noqa: E731
+    got = actor_retry_loop(todo, new_actor, n_actors, submit, _NotDone(), 2, failed, **kw)
+    return sorted(r["index"] for r in got), failed
+
+
 def test_plain_actors_retry_an_os_error_then_record_the_shard_and_go_on(ray_local):
     import ray
 
-    from datagen.executors.faults import actor_retry_loop
-
     cls = ray.remote(DiskFullActor).options(num_cpus=1, max_restarts=0)
-    failed: list[dict] = []
-    got = actor_retry_loop(
-        [_Shard(k) for k in range(4)],
-        cls.remote,
-        2,
-        lambda actor, state: actor.run_shard.remote(state.index),
-        _NotDone(),
-        2,
-        failed,
-        quiet=True,
-    )
-    assert sorted(r["index"] for r in got) == [0, 2, 3]
+    got, failed = _plain(cls.remote, 2, 4, quiet=True)
+    assert got == [0, 2, 3]
     assert [(f["shard"], f["tries"]) for f in failed] == [(1, 2)]
     assert "No space left on device" in failed[0]["reason"]
 
@@ -150,22 +150,10 @@ def test_an_actor_that_never_started_costs_its_shard_no_try(ray_local, tmp_path)
     shard still runs on the fourth, and nothing is recorded failed."""
     import ray
 
-    from datagen.executors.faults import actor_retry_loop
-
     count = tmp_path / "made"
     cls = ray.remote(DiesBeforeItStarts).options(num_cpus=1, max_restarts=0)
-    failed: list[dict] = []
-    got = actor_retry_loop(
-        [_Shard(k) for k in range(2)],
-        lambda: cls.remote(str(count)),
-        1,
-        lambda actor, state: actor.run_shard.remote(state.index),
-        _NotDone(),
-        2,
-        failed,
-        quiet=True,
-    )
-    assert sorted(r["index"] for r in got) == [0, 1]
+    got, failed = _plain(lambda: cls.remote(str(count)), 1, 2, quiet=True)
+    assert got == [0, 1]
     assert failed == []
     assert count.read_text() == "4"
 
@@ -194,7 +182,6 @@ def test_a_dead_actor_whose_task_never_failed_is_a_lost_try(ray_local, tmp_path,
     import ray
 
     from datagen.executors import actor_watch
-    from datagen.executors.faults import actor_retry_loop
 
     flag = tmp_path / "hung"
     real = actor_watch.actor_info
@@ -208,17 +195,8 @@ def test_a_dead_actor_whose_task_never_failed_is_a_lost_try(ray_local, tmp_path,
     monkeypatch.setattr(actor_watch, "WATCH_S", 0.2)
     monkeypatch.setattr(actor_watch, "LOST_AFTER_S", 1.0)
     cls = ray.remote(SleepsOnce).options(num_cpus=1, max_restarts=0)
-    failed: list[dict] = []
-    got = actor_retry_loop(
-        [_Shard(k) for k in range(3)],
-        lambda: cls.remote(str(flag)),
-        2,
-        lambda actor, state: actor.run_shard.remote(state.index),
-        _NotDone(),
-        2,
-        failed,
-    )
-    assert sorted(r["index"] for r in got) == [0, 1, 2] and failed == []
+    got, failed = _plain(lambda: cls.remote(str(flag)), 2, 3)
+    assert got == [0, 1, 2] and failed == []
     lost = "shard 000000 try 1 lost (SilentLoss: dead in the GCS 1 s; its task never failed)"
     assert lost in capsys.readouterr().err
 
@@ -230,22 +208,11 @@ def test_a_run_no_node_can_take_records_its_shards_and_ends(ray_local, monkeypat
     import ray
 
     from datagen.executors import actor_watch
-    from datagen.executors.faults import actor_retry_loop
 
     monkeypatch.setattr(actor_watch, "WATCH_S", 0.2)
     cls = ray.remote(DiskFullActor).options(num_cpus=1, resources={"nowhere": 1}, max_restarts=0)
-    failed: list[dict] = []
-    got = actor_retry_loop(
-        [_Shard(k) for k in range(3)],
-        cls.remote,
-        2,
-        lambda actor, state: actor.run_shard.remote(state.index),
-        _NotDone(),
-        2,
-        failed,
-        node_wait_s=1.5,
-    )
-    assert list(got) == []
+    got, failed = _plain(cls.remote, 2, 3, node_wait_s=1.5)
+    assert got == []
     assert [(f["shard"], f["tries"]) for f in failed] == [(0, 0), (1, 0), (2, 0)]
     assert all("no node took a worker in 2 s" in f["reason"] for f in failed), failed
     err = capsys.readouterr().err
