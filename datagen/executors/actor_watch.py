@@ -3,7 +3,7 @@
 `faults.actor_retry_loop` waits for results `WATCH_S` at a time; when none came,
 `ActorWatch.check` asks Ray's GCS what each busy actor is doing. The GCS's actor
 table (`ray._private.state.actors`) is the one view of an actor's state that needs
-no dashboard (`ray.util.state` goes through it, and cluster heads are often started
+no dashboard (`ray.util.state` asks the dashboard, and cluster heads are often started
 without one); it is marked for debugging, so a failed lookup reads as "unknown" and
 changes nothing.
 

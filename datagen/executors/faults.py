@@ -4,7 +4,9 @@ A shard is retried when its try was lost, not when it is wrong:
 
 * lost: the actor or worker process died (its node was preempted or killed,
   the OOM killer), or its object went with the node: `RayActorError`,
-  `WorkerCrashedError`, `NodeDiedError`, `ObjectLostError`, `OutOfMemoryError`;
+  `WorkerCrashedError`, `NodeDiedError`, `ObjectLostError`, `OutOfMemoryError`,
+  and `SilentLoss` (its actor dead in the GCS while its task never failed,
+  actor_watch.py);
 * an OS error raised by the shard (a full disk on one node, the object store
   unreachable for a moment): `OSError`, which Ray re-raises as a
   `RayTaskError` that is also an `OSError`.
