@@ -39,7 +39,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 
 from datagen.executors import actor_watch
-from datagen.executors.actor_watch import ActorWatch, SilentLoss
 
 UNSTARTED_LIMIT = 10  # actors that never started, per shard, before such losses count as tries
 
@@ -48,7 +47,7 @@ def lost_errors() -> tuple[type[BaseException], ...]:
     import ray.exceptions as rx
 
     lost = (rx.RayActorError, rx.WorkerCrashedError, rx.NodeDiedError, rx.ObjectLostError)
-    return lost + (rx.OutOfMemoryError, SilentLoss)
+    return lost + (rx.OutOfMemoryError, actor_watch.SilentLoss)
 
 
 def retryable(e: BaseException) -> bool:
@@ -108,7 +107,7 @@ def actor_retry_loop(
     unstarted: dict[int, int] = {}  # shard -> its actors that died before they ran
     avoid: dict[int, set] = {}  # shard -> actors it failed on with an OS error (a full disk there)
     running: dict = {}
-    watch = ActorWatch(node_wait_s, quiet)
+    watch = actor_watch.ActorWatch(node_wait_s, quiet)
 
     def pick(actor):
         """The first shard not failed on `actor`; any shard when no other actor is at work."""
@@ -140,7 +139,7 @@ def actor_retry_loop(
                 if not lost:
                     continue
                 gone = f"dead in the GCS {actor_watch.LOST_AFTER_S:.0f} s"
-                silent = SilentLoss(f"{gone}; its task never failed")
+                silent = actor_watch.SilentLoss(f"{gone}; its task never failed")
                 done = lost[:1]
             ref = done[0]
             actor, state = running.pop(ref)
