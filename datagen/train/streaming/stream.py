@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
+from datagen.train.streaming.kv_cache import growing_cache
 from datagen.train.training.answers import Answer, place_answer
 from datagen.train.training.data import fit
 from datagen.train.training.features import CausalFbank
@@ -166,6 +167,4 @@ def choose(logits: torch.Tensor, shift: int, threshold: float | None) -> torch.T
 
 
 def _new_cache():
-    from transformers import DynamicCache
-
-    return DynamicCache()
+    return growing_cache()
