@@ -13,7 +13,10 @@ timed in the same bench run, each measurement in a fresh process
 4. ASR QC cost / TTS cost, with QC on (the stages' busy time, stats.json);
    target <= 0.25;
 5. Shar write + read / bare soundfile FLAC encode + decode of the same audio
-   (`bench/shar_io.py`); target <= 1.2.
+   (`bench/shar_io.py`); target <= 1.2;
+6. streaming decode (`datagen train errors`' inner loop) with the growing KV
+   cache / with transformers' DynamicCache, the tiny CPU model on 16 of the
+   corpus's dialogues (`bench/stream_cache.py`); target <= 0.85.
 
 Rows 1 and 2 are the median of `--repeats` pairs (default 3) timed back to
 back, A B A B A B: on this shared 2-core box one pair moved by up to 20%
@@ -82,9 +85,9 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
 
     runs, bares = [], []
     for k in range(repeats):
-        say(f"[bench] 1/6 pipeline, local executor, ASR off, {n} dialogues (pair {k + 1}/{repeats})")
+        say(f"[bench] 1/7 pipeline, local executor, ASR off, {n} dialogues (pair {k + 1}/{repeats})")
         runs.append(child("run", "--executor", "local", *_sets(*base, "qc.asr=none")))
-        say(f"[bench] 2/6 bare backends on the same utterances (pair {k + 1}/{repeats})")
+        say(f"[bench] 2/7 bare backends on the same utterances (pair {k + 1}/{repeats})")
         bares.append(child("bare", runs[-1]["out"]))
     pairs = [(a["wall_s"], b["wall_s"]) for a, b in zip(runs, bares, strict=True)]
     m = median_pair(pairs)
@@ -101,7 +104,7 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
 
     ones, twos = [], []
     for k in range(repeats):
-        say(f"[bench] 3/6 Ray, 1 worker and 2 workers (pair {k + 1}/{repeats})")
+        say(f"[bench] 3/7 Ray, 1 worker and 2 workers (pair {k + 1}/{repeats})")
         ones.append(child("run", "--executor", "ray", "--workers", "1", *_sets(*base, "qc.asr=none")))
         twos.append(child("run", "--executor", "ray", "--workers", "2", *_sets(*base, "qc.asr=none")))
     pairs = [(w1["wall_s"], w2["wall_s"]) for w1, w2 in zip(ones, twos, strict=True)]
@@ -117,7 +120,7 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
         )
     )
 
-    say(f"[bench] 4/6 memory: Ray, 2 workers, {n // 4} dialogues (vs {n} above)")
+    say(f"[bench] 4/7 memory: Ray, 2 workers, {n // 4} dialogues (vs {n} above)")
     small = child("run", "--executor", "ray", "--workers", "2", *_sets(f"dialogues={n // 4}", *base[1:]))
     # The 4x side: the highest peak over every 2-worker run above, not just the median pair's.
     d_big, d_small = max(w["driver_peak_rss_mib"] for w in twos), small["driver_peak_rss_mib"]
@@ -142,7 +145,7 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
         )
     )
 
-    say("[bench] 5/6 pipeline with ASR QC on")
+    say("[bench] 5/7 pipeline with ASR QC on")
     q = child("run", "--executor", "local", *_sets(*base))
     asr = q["counters"]["seconds_qc"] - a["counters"]["seconds_qc"]
     tts = q["counters"]["seconds_speech"]
@@ -150,7 +153,7 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
         row("ASR QC cost / TTS cost", asr / tts, "<=", 0.25, f"{asr:.1f} s of ASR vs {tts:.1f} s of TTS")
     )
 
-    say("[bench] 6/6 Shar write + read vs bare FLAC")
+    say("[bench] 6/7 Shar write + read vs bare FLAC")
     s = child("shar", *_sets(f"dialogues={max(n // 4, 2)}", "qc.asr=none"))
     rows.append(
         row(
@@ -159,6 +162,19 @@ def measure(n: int, say=print, repeats: int = 3) -> list[dict]:
             "<=",
             1.2,
             f"{s['shar_s']:.2f} s vs {s['flac_s']:.2f} s, {s['audio_s'] / 60:.1f} min of audio",
+        )
+    )
+    say("[bench] 7/7 streaming decode: growing KV cache vs DynamicCache")
+    t = child("stream", a["out"], "--repeats", str(repeats))
+    m = median_pair(t["pairs"])
+    rows.append(
+        row(
+            "streaming decode: growing KV cache / DynamicCache",
+            t["pairs"][m][0] / t["pairs"][m][1],
+            "<=",
+            0.85,
+            f"median of {repeats} pairs: {_ratios(t['pairs'])}; {t['dialogues']} dialogues, "
+            f"{t['blocks']} blocks; same tokens: {t['same_tokens']}",
         )
     )
     return rows

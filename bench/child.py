@@ -106,6 +106,12 @@ def cmd_shar(args) -> dict:
     return shar_vs_flac(_recipe(args.set))
 
 
+def cmd_stream(args) -> dict:
+    from bench.stream_cache import growing_vs_dynamic
+
+    return growing_vs_dynamic(Path(args.corpus), args.repeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.child")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -118,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("corpus")
     s = sub.add_parser("shar")
     s.add_argument("--set", action="append", default=[])
+    t = sub.add_parser("stream")
+    t.add_argument("corpus")
+    t.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    result = {"run": cmd_run, "bare": cmd_bare, "shar": cmd_shar}[args.cmd](args)
+    result = {"run": cmd_run, "bare": cmd_bare, "shar": cmd_shar, "stream": cmd_stream}[args.cmd](args)
     print(json.dumps(result))
     return 0
 

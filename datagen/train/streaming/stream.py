@@ -17,10 +17,12 @@ tokens a full forward pass gives over the same blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from transformers.cache_utils import Cache
 
 from datagen.text.tokenizer import SHIFT_ID, THINK_ID
 from datagen.train.streaming.kv_cache import growing_cache
@@ -85,6 +87,7 @@ def decode(
     autocast=None,
     own_text: bool = False,
     shift_threshold: float | None = None,
+    new_cache: Callable[[], Cache] = growing_cache,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Greedy streaming decode of a batch. Returns each dialogue's label track (as fed
     back) and the assistant stream its decisions made.
@@ -94,7 +97,8 @@ def decode(
     model puts it), so by default the text fed back is that answer's, laid out as the
     corpus lays it out; `own_text` feeds back the model's own text tokens instead (a
     model that writes its own answers: a real LLM backbone with its own TTS).
-    `shift_threshold`: see `choose`."""
+    `shift_threshold`: see `choose`. `new_cache`: the KV cache each stream gets
+    (streaming/kv_cache.py; `make bench` times it against transformers' DynamicCache)."""
     model.eval()
     sr = dialogues[0].sampling_rate
     fbank = CausalFbank(sr, model.encoder.sub.conv1.in_channels).to(device)
@@ -105,8 +109,8 @@ def decode(
     with ctx:
         env_emb = model.connect(model.encoder(fbank(env)), 0)  # causal: the whole stream at once
     voices = [_Voice(d, spb, block_s, sr) for d in dialogues]
-    enc_cache = _new_cache() if model.encoder.layers is not None else None
-    llm_cache, llm_kw = _new_cache(), cache_kwarg(model.decoder())
+    enc_cache = new_cache() if model.encoder.layers is not None else None
+    llm_cache, llm_kw = new_cache(), cache_kwarg(model.decoder())
     hist = fbank.history
     prev_frames = None
     prev_tok = None
@@ -164,7 +168,3 @@ def choose(logits: torch.Tensor, shift: int, threshold: float | None) -> torch.T
     rest[:, shift] = float("-inf")
     shifts = torch.full_like(p_shift, shift, dtype=torch.long)
     return torch.where(p_shift > threshold, shifts, rest.argmax(-1))
-
-
-def _new_cache():
-    return growing_cache()
