@@ -83,6 +83,13 @@ def errors(
     threads: int = typer.Option(
         None, "--threads", min=1, help="torch CPU threads (default: the checkpoint's `threads`, else torch's)"
     ),
+    workers: int = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes decoding batches side by side, sharing the threads (default: one per thread "
+        "on a CPU, one on a GPU); the log is the same",
+    ),
 ) -> None:
     """Stream the model over evaluation sets, block by block, and log its errors."""
     from datagen.train.streaming.errors import run_errors
@@ -104,6 +111,7 @@ def errors(
             shift_threshold=rule,
             audio_out=audio_out,
             threads=threads,
+            workers=workers,
         )
     except (TokenizerMismatch, FileNotFoundError, ValueError) as e:
         fail(str(e))
