@@ -46,6 +46,7 @@ from datagen.train.training.plots import training_curves
 from datagen.train.training.runtime import (
     MetricsLog,
     configure_threads,
+    deterministic_on_cpu,
     make_optimizer,
     make_scheduler,
     mean_stats,
@@ -246,6 +247,7 @@ def train_dpo(
     cfg = effective_config(cfg)
     warn_emulated_bf16(cfg, device, dist)
     seed_everything(cfg.seed)
+    deterministic_on_cpu(device)
     model, vocab, meta = policy_model(cfg, device)
     pairs, sft = read_pairs(cfg.dpo.pairs)
     if not pairs:

@@ -29,6 +29,7 @@ from datagen.train.training.runtime import (
     Dist,
     MetricsLog,
     configure_threads,
+    deterministic_on_cpu,
     make_optimizer,
     make_scheduler,
     mean_stats,
@@ -127,6 +128,7 @@ def train_sft(
     warn_emulated_bf16(cfg, device, dist)
     configure_threads(cfg)
     seed_everything(cfg.seed)
+    deterministic_on_cpu(device)
     run = Run(cfg, dist, device)
     train_cuts, valid_cuts = split_cuts(cfg.data, cfg.seed)
 
