@@ -68,19 +68,20 @@ class Decoder:
     autocast: Any
     threshold: float | None
     audio_out: str | Path | None = None
-    _group: tuple[str, int, list] | None = None  # the last group read: its batches come together
+    _group: tuple[str, int, list, list[int]] | None = None  # the last group read: its batches come together
 
-    def cuts_of(self, corpus: str, group: int) -> list:
+    def group(self, corpus: str, group: int) -> tuple[list, list[int]]:
+        """A group's cuts, and their indices shortest first (ties in corpus order)."""
         if self._group is None or self._group[:2] != (corpus, group):
             start = group * 4 * self.size
             cuts = list(itertools.islice(open_corpora([corpus]), start, start + 4 * self.size))
-            self._group = (corpus, group, cuts)
-        return self._group[2]
+            order = sorted(range(len(cuts)), key=lambda i: len(cuts[i].load_labels()))
+            self._group = (corpus, group, cuts, order)
+        return self._group[2], self._group[3]
 
     def run(self, job: Job) -> list[tuple[int, dict]]:
         """(index of the cut in its group, its error-log line) for each dialogue of the batch."""
-        cuts = self.cuts_of(job.corpus, job.group)
-        order = sorted(range(len(cuts)), key=lambda i: len(cuts[i].load_labels()))
+        cuts, order = self.group(job.corpus, job.group)
         idx = order[job.batch * self.size : (job.batch + 1) * self.size]
         items = [dialogue_of(cuts[i], job.corpus, self.encode) for i in idx]
         batch = [d for d, _ in items]

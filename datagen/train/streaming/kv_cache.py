@@ -34,6 +34,24 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = self._k[:, :, : self._n], self._v[:, :, : self._n]
         return self.keys, self.values
 
+    # transformers' other edits (generation's crop and batch reshuffles) replace the keys
+    # and values; the buffer becomes what they left, and the next update grows it.
+    def crop(self, tokens_to_remove: int) -> None:
+        super().crop(tokens_to_remove)
+        self._adopt()
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        super().batch_repeat_interleave(repeats)
+        self._adopt()
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        super().batch_select_indices(indices)
+        self._adopt()
+
+    def _adopt(self) -> None:
+        if self.is_initialized and self._k is not None:
+            self._k, self._v, self._n = self.keys, self.values, self.keys.shape[-2]
+
     def _grow(self, k: torch.Tensor, v: torch.Tensor, size: int) -> None:
         kb = k.new_empty(*k.shape[:2], size, k.shape[-1])
         vb = v.new_empty(*v.shape[:2], size, v.shape[-1])
